@@ -1,0 +1,55 @@
+"""Vector environments for ppo_lite: torch-native classic control and any gymnasium id.
+
+``make_env(env_id, num_envs, device, backend)``: ``backend="torch"`` uses the batched-tensor implementation
+in :mod:`ppo_lite.envs.classic` (CartPole-v1, Acrobot-v1, MountainCar-v0, MountainCarContinuous-v0,
+Pendulum-v1); ``"gymnasium"`` wraps gymnasium's own env; ``"auto"`` takes torch where it exists.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+
+from .base import VecEnv, check_actions, check_spaces
+from .gym_adapter import GymVecEnv
+
+BACKENDS = ("auto", "torch", "gymnasium")
+
+
+def torch_env_ids() -> tuple[str, ...]:
+    """Env ids with a torch-native implementation."""
+    try:
+        from .classic import TORCH_ENVS
+    except ImportError:
+        return ()
+    return tuple(TORCH_ENVS)
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a clear error for an env id gymnasium does not know."""
+    if env_id in torch_env_ids():
+        return
+    if env_id not in gym.registry:
+        close = [k for k in gym.registry if k.lower().startswith(env_id.split("-")[0].lower()[:4])][:5]
+        raise ValueError(
+            f"unknown env id {env_id!r}: not registered in gymnasium"
+            + (f"; did you mean one of {close}?" if close else "; see gymnasium.registry.keys()")
+        )
+
+
+def make_env(env_id: str, num_envs: int, device: torch.device | str = "cpu", backend: str = "auto", **kwargs) -> VecEnv:
+    """Make ``num_envs`` copies of ``env_id`` as one :class:`VecEnv` on ``device``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if not isinstance(num_envs, int) or num_envs < 1:
+        raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+    check_env_id(env_id)
+    if backend in ("auto", "torch") and env_id in torch_env_ids():
+        from .classic import TORCH_ENVS
+
+        return TORCH_ENVS[env_id](num_envs=num_envs, device=device, **kwargs)
+    if backend == "torch":
+        raise ValueError(f"no torch backend for {env_id!r}; torch-native envs: {torch_env_ids()}")
+    return GymVecEnv(env_id, num_envs, device=device, **kwargs)
+
+
+__all__ = ["VecEnv", "GymVecEnv", "make_env", "check_env_id", "check_actions", "check_spaces", "torch_env_ids", "BACKENDS"]

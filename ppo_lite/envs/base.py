@@ -1,0 +1,100 @@
+"""The vector-environment interface the trainer sees (and nothing else about environments).
+
+Every backend (gymnasium adapter, torch-native classic control) returns torch tensors on ``device``::
+
+    obs = env.reset(seed=0)                      # (N, obs_dim) float32
+    obs, reward, terminated, truncated, info = env.step(actions)
+
+- ``actions``: int64 (N,) for Discrete spaces, float32 (N, act_dim) for Box spaces.
+- ``obs``: the next observation, already reset where the episode ended (gymnasium's SAME_STEP autoreset).
+- ``reward`` float32 (N,); ``terminated`` / ``truncated`` bool (N,).
+- ``info["final_obs"]`` (N, obs_dim): the *true* last observation where an episode ended at this step (what a
+  truncated step must bootstrap from), equal to ``obs`` elsewhere.
+- ``info["episode_return"]`` float32 (N,) and ``info["episode_length"]`` int64 (N,): the undiscounted return and
+  length of the episode that ended at this step (0 where none ended). Kept on the device, so a training loop
+  can store them and read them back once per update.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import torch
+from torch import Tensor
+
+
+class VecEnv:
+    """Base class of ppo_lite's vector environments (see the module docstring for the contract)."""
+
+    env_id: str
+    num_envs: int
+    device: torch.device
+    single_observation_space: gym.spaces.Box
+    single_action_space: gym.spaces.Space
+
+    def reset(self, seed: int | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the exact same trajectories (for checkpoint resume)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot save its state")
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot load a state")
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def is_discrete(self) -> bool:
+        return isinstance(self.single_action_space, gym.spaces.Discrete)
+
+    @property
+    def obs_dim(self) -> int:
+        return int(self.single_observation_space.shape[0])
+
+    @property
+    def act_dim(self) -> int:
+        """Number of discrete actions, or the dimension of a Box action."""
+        space = self.single_action_space
+        return int(space.n) if isinstance(space, gym.spaces.Discrete) else int(space.shape[0])
+
+
+def check_spaces(env_id: str, obs_space: gym.spaces.Space, act_space: gym.spaces.Space) -> None:
+    """Refuse spaces the library does not support, naming the bad one and what is allowed."""
+    if not (isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1):
+        raise ValueError(
+            f"{env_id}: unsupported observation space {obs_space}; ppo_lite supports flat Box observations "
+            "(shape (d,)). Wrap image or dict observations with a gymnasium wrapper that flattens them."
+        )
+    if isinstance(act_space, gym.spaces.Discrete):
+        if int(act_space.start) != 0:
+            raise ValueError(f"{env_id}: Discrete action space must start at 0, got start={act_space.start}")
+        return
+    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
+        if not (bool(torch.isfinite(torch.as_tensor(act_space.low)).all()) and bool(torch.isfinite(torch.as_tensor(act_space.high)).all())):
+            raise ValueError(f"{env_id}: Box action space must have finite bounds, got {act_space}")
+        return
+    raise ValueError(
+        f"{env_id}: unsupported action space {act_space}; ppo_lite supports Discrete(n) and flat Box(d,) actions"
+    )
+
+
+def check_actions(env: VecEnv, actions: Tensor) -> None:
+    """Shape and dtype checks for ``actions`` (cheap: no device sync)."""
+    if not isinstance(actions, Tensor):
+        raise TypeError(f"{env.env_id}: actions must be a torch.Tensor, got {type(actions).__name__}")
+    if env.is_discrete:
+        if actions.shape != (env.num_envs,) or actions.dtype not in (torch.int64, torch.int32):
+            raise ValueError(
+                f"{env.env_id}: discrete actions must be an int64 tensor of shape ({env.num_envs},), "
+                f"got dtype {actions.dtype} and shape {tuple(actions.shape)}"
+            )
+    elif actions.shape != (env.num_envs, env.act_dim) or not actions.is_floating_point():
+        raise ValueError(
+            f"{env.env_id}: continuous actions must be a float tensor of shape ({env.num_envs}, {env.act_dim}), "
+            f"got dtype {actions.dtype} and shape {tuple(actions.shape)}"
+        )

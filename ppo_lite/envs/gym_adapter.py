@@ -1,0 +1,114 @@
+"""Any gymnasium environment id as a :class:`~ppo_lite.envs.base.VecEnv` (numpy on the host, tensors outside).
+
+Uses gymnasium's ``SyncVectorEnv`` with SAME_STEP autoreset: when an episode ends, ``step`` returns the reset
+observation and hands the true final observation over in ``info["final_obs"]``, which is what a time-limit
+truncation must bootstrap from.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor
+
+from .base import VecEnv, check_actions, check_spaces
+
+
+class GymVecEnv(VecEnv):
+    def __init__(self, env_id: str, num_envs: int, device: torch.device | str = "cpu", **make_kwargs: Any) -> None:
+        try:
+            self.env = gym.make_vec(
+                env_id,
+                num_envs=num_envs,
+                vectorization_mode="sync",
+                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+                **make_kwargs,
+            )
+        except gym.error.Error as exc:  # unknown id, missing dependency, ...
+            raise ValueError(f"cannot make gymnasium env {env_id!r}: {exc}") from exc
+        self.env_id = env_id
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.single_observation_space = self.env.single_observation_space
+        self.single_action_space = self.env.single_action_space
+        check_spaces(env_id, self.single_observation_space, self.single_action_space)
+        self._ep_return = np.zeros(num_envs, dtype=np.float64)
+        self._ep_length = np.zeros(num_envs, dtype=np.int64)
+
+    def _tensor(self, x: np.ndarray, dtype: torch.dtype) -> Tensor:
+        return torch.as_tensor(np.asarray(x), dtype=dtype).to(self.device)
+
+    def reset(self, seed: int | None = None) -> Tensor:
+        obs, _ = self.env.reset(seed=seed)
+        self._ep_return[:] = 0.0
+        self._ep_length[:] = 0
+        return self._tensor(obs, torch.float32)
+
+    def step(self, actions: Tensor):
+        check_actions(self, actions)
+        act = actions.detach().cpu().numpy()
+        obs, reward, terminated, truncated, info = self.env.step(act)
+        done = np.logical_or(terminated, truncated)
+        self._ep_return += reward
+        self._ep_length += 1
+        ep_return = np.where(done, self._ep_return, 0.0)
+        ep_length = np.where(done, self._ep_length, 0)
+        self._ep_return[done] = 0.0
+        self._ep_length[done] = 0
+        final_obs = np.array(obs, dtype=np.float32, copy=True)
+        if "_final_obs" in info:
+            for i in np.flatnonzero(info["_final_obs"]):
+                final_obs[i] = info["final_obs"][i]
+        out_info = {
+            "final_obs": self._tensor(final_obs, torch.float32),
+            "episode_return": self._tensor(ep_return, torch.float32),
+            "episode_length": self._tensor(ep_length, torch.int64),
+        }
+        return (
+            self._tensor(obs, torch.float32),
+            self._tensor(reward, torch.float32),
+            self._tensor(terminated, torch.bool),
+            self._tensor(truncated, torch.bool),
+            out_info,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Exact state for envs whose ``unwrapped`` keeps it in ``.state`` (classic control); else refuse."""
+        subs = []
+        for sub in self.env.envs:
+            base = sub.unwrapped
+            if not hasattr(base, "state") or base.state is None:
+                raise NotImplementedError(f"{self.env_id}: the gymnasium backend cannot save this env's state")
+            limit = sub
+            elapsed = None
+            while hasattr(limit, "env"):
+                if isinstance(limit, gym.wrappers.TimeLimit):
+                    elapsed = limit._elapsed_steps
+                limit = limit.env
+            rng = base.np_random.bit_generator.state
+            subs.append({
+                "state": torch.as_tensor(np.array(base.state, dtype=np.float64)),
+                "elapsed": -1 if elapsed is None else int(elapsed),
+                "rng_state": torch.as_tensor(np.frombuffer(repr(rng).encode(), dtype=np.uint8).copy()),
+            })
+        return {"subs": subs, "ep_return": torch.as_tensor(self._ep_return), "ep_length": torch.as_tensor(self._ep_length)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import ast
+
+        for sub, s in zip(self.env.envs, state["subs"]):
+            base = sub.unwrapped
+            base.state = s["state"].numpy().astype(np.asarray(base.state).dtype)
+            limit = sub
+            while hasattr(limit, "env"):
+                if isinstance(limit, gym.wrappers.TimeLimit):
+                    limit._elapsed_steps = s["elapsed"]
+                limit = limit.env
+            base.np_random.bit_generator.state = ast.literal_eval(bytes(s["rng_state"].numpy()).decode())
+        self._ep_return[:] = state["ep_return"].numpy()
+        self._ep_length[:] = state["ep_length"].numpy()
+
+    def close(self) -> None:
+        self.env.close()
