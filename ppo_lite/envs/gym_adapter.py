@@ -98,6 +98,7 @@ class GymVecEnv(VecEnv):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         import ast
 
+        self.env.reset()  # gymnasium refuses step() before reset(); the state is overwritten below
         for sub, s in zip(self.env.envs, state["subs"]):
             base = sub.unwrapped
             base.state = s["state"].numpy().astype(np.asarray(base.state).dtype)

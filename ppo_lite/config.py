@@ -1,0 +1,244 @@
+"""``PPOConfig``: every hyperparameter and every implementation detail of the trainer as one switch.
+
+Notebook 06 reads the trainer against these fields; notebook 07 ablates the boolean ones. ``validate()``
+refuses bad values before any work starts, naming the value and what is allowed. ``PPOConfig.for_env(env_id)``
+returns the documented per-family defaults (see :data:`FAMILY_DEFAULTS`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+OBJECTIVES = ("clip", "kl_adaptive", "kl_dual", "surrogate", "pg")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class PPOConfig:
+    """Hyperparameters of :func:`ppo_lite.train`. Defaults are the discrete classic-control family's."""
+
+    # --- task and run -------------------------------------------------------------------------------------
+    env_id: str = "CartPole-v1"
+    """gymnasium env id (Box observations; Discrete or Box actions)."""
+    objective: str = "clip"
+    """Policy objective: ``clip`` (PPO v2), ``kl_adaptive`` (PPO v1, adaptive β), ``kl_dual`` (PPO v1, dual
+    descent on η), ``surrogate`` (importance-weighted, unconstrained) or ``pg`` (vanilla policy gradient)."""
+    total_steps: int = 150_000
+    """Environment steps (summed over all envs) to train for."""
+    seed: int = 0
+    device: str = "auto"
+    """``auto`` takes CUDA when available; ``cpu``; ``cuda`` or ``cuda:K``."""
+    backend: str = "auto"
+    """Environments: ``torch`` (batched tensors on the device, classic control), ``gymnasium``, or ``auto``."""
+
+    # --- rollout --------------------------------------------------------------------------------------------
+    num_envs: int = 8
+    """Parallel environments; one rollout holds ``num_envs * num_steps`` transitions."""
+    num_steps: int = 32
+    """Steps per env per rollout (T)."""
+    gamma: float = 0.98
+    """Discount γ ∈ [0, 1]."""
+    gae_lambda: float = 0.8
+    """GAE λ ∈ [0, 1]."""
+
+    # --- update ---------------------------------------------------------------------------------------------
+    update_epochs: int = 10
+    """Passes over each rollout."""
+    num_minibatches: int = 1
+    """Minibatches per epoch; must divide ``num_envs * num_steps``."""
+    lr: float = 1e-3
+    adam_eps: float = 1e-5
+    anneal_lr: bool = True
+    """Linearly anneal the learning rate to 0 over training."""
+    clip_eps: float = 0.2
+    """PPO-clip ε > 0 (``clip`` objective)."""
+    clip_value: bool = False
+    """Clip the value update to ±``value_clip_eps`` around the rollout-time value (PPO2 baselines)."""
+    value_clip_eps: float = 0.2
+    vf_coef: float = 0.5
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient (≥ 0)."""
+    max_grad_norm: float | None = 0.5
+    """Clip the global gradient norm to this value; ``None`` turns gradient clipping off."""
+    norm_adv: bool = True
+    """Normalize advantages to zero mean and unit std per minibatch."""
+    target_kl: float | None = None
+    """Stop the epochs of an update early when the approximate KL exceeds this; ``None`` = never."""
+
+    # --- KL objectives (PPO v1) ----------------------------------------------------------------------------
+    kl_target: float = 0.01
+    """d_targ of the adaptive-β rule, δ of the dual-descent constraint KL ≤ δ."""
+    kl_coef_init: float = 1.0
+    """Initial β or η."""
+    kl_dual_lr: float = 50.0
+    """Dual step size α_η in η ← max(0, η + α_η (KL − δ))."""
+
+    # --- normalization and network --------------------------------------------------------------------------
+    norm_obs: bool = False
+    """Normalize observations with running mean/std (statistics updated once per rollout)."""
+    scale_reward: bool = False
+    """Divide rewards by the running std of the discounted return."""
+    ortho_init: bool = True
+    """Orthogonal init (√2 hidden, 0.01 policy head, 1.0 value head)."""
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    log_std_init: float = 0.0
+    """Initial log σ of the Gaussian head (Box actions)."""
+
+    # --- hooks for the fast path ----------------------------------------------------------------------------
+    validate_actions: bool | None = None
+    """Check action values in the env (a device sync per step); ``None`` = on for CPU, off on CUDA."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form notes carried into checkpoints (not used by the trainer)."""
+
+    # -----------------------------------------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, self.total_steps // self.batch_size)
+
+    @classmethod
+    def for_env(cls, env_id: str, **overrides: Any) -> "PPOConfig":
+        """Per-family defaults for ``env_id`` (see :data:`FAMILY_DEFAULTS`), then ``overrides``."""
+        values = dict(FAMILY_DEFAULTS[env_family(env_id)])
+        values.update(ENV_DEFAULTS.get(env_id, {}))
+        values.update(overrides)
+        return cls(env_id=env_id, **values)
+
+    def replace(self, **changes: Any) -> "PPOConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PPOConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown PPOConfig fields {sorted(unknown)}")
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(d["hidden"])
+        return cls(**d)
+
+    def validate(self) -> "PPOConfig":
+        """Raise ``ValueError`` naming the first bad field and what is allowed; return self when all are good."""
+        def bad(name: str, allowed: str) -> ValueError:
+            return ValueError(f"PPOConfig.{name}={getattr(self, name)!r} is not allowed: {allowed}")
+
+        if self.objective not in OBJECTIVES:
+            raise bad("objective", f"use one of {OBJECTIVES}")
+        for name in ("total_steps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise bad(name, "must be a positive integer")
+        for name in ("gamma", "gae_lambda"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise bad(name, "must lie in [0, 1]")
+        if not self.clip_eps > 0:
+            raise bad("clip_eps", "must be > 0 (typical 0.1 to 0.3)")
+        if not self.value_clip_eps > 0:
+            raise bad("value_clip_eps", "must be > 0")
+        if not self.lr > 0:
+            raise bad("lr", "must be > 0")
+        if not self.adam_eps > 0:
+            raise bad("adam_eps", "must be > 0")
+        if self.vf_coef < 0 or self.ent_coef < 0:
+            raise bad("vf_coef" if self.vf_coef < 0 else "ent_coef", "must be >= 0")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise bad("max_grad_norm", "must be > 0, or None to turn gradient clipping off")
+        if self.target_kl is not None and not self.target_kl > 0:
+            raise bad("target_kl", "must be > 0, or None to turn early stopping off")
+        if not self.kl_target > 0:
+            raise bad("kl_target", "must be > 0")
+        if not self.kl_coef_init >= 0:
+            raise bad("kl_coef_init", "must be >= 0")
+        if not self.kl_dual_lr > 0:
+            raise bad("kl_dual_lr", "must be > 0")
+        if self.batch_size % self.num_minibatches != 0:
+            raise ValueError(
+                f"PPOConfig: a rollout of num_envs*num_steps = {self.num_envs}*{self.num_steps} = {self.batch_size} "
+                f"transitions does not split into num_minibatches={self.num_minibatches} equal minibatches; "
+                f"choose num_minibatches among the divisors of {self.batch_size}"
+            )
+        if self.total_steps < self.batch_size:
+            raise ValueError(
+                f"PPOConfig.total_steps={self.total_steps} is smaller than one rollout "
+                f"(num_envs*num_steps = {self.batch_size}); raise total_steps or shrink the rollout"
+            )
+        if not self.hidden or any(not isinstance(h, int) or h <= 0 for h in self.hidden):
+            raise bad("hidden", "must be a non-empty tuple of positive layer widths")
+        if self.activation not in ("tanh", "relu"):
+            raise bad("activation", "use 'tanh' or 'relu'")
+        from .envs import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise bad("backend", f"use one of {BACKENDS}")
+        dev = str(self.device)
+        if not (dev in DEVICES or dev.startswith("cuda:")):
+            raise bad("device", "use 'auto', 'cpu', 'cuda' or 'cuda:K'")
+        return self
+
+
+# Per-family defaults. Sources: rl-baselines3-zoo's tuned CartPole/Pendulum settings and CleanRL's
+# continuous-control defaults, then adjusted so each family trains fast on a small CPU (bench/ measures them).
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    # CartPole, Acrobot, MountainCar: small batches, many epochs, no entropy bonus (zoo's CartPole settings).
+    "classic_discrete": dict(
+        num_envs=8, num_steps=32, gamma=0.98, gae_lambda=0.8, update_epochs=20, num_minibatches=1,
+        lr=1e-3, anneal_lr=True, clip_eps=0.2, ent_coef=0.0, total_steps=150_000,
+    ),
+    # Pendulum, MountainCarContinuous: short horizon discount, reward scaling, larger batches.
+    "classic_continuous": dict(
+        num_envs=16, num_steps=128, gamma=0.95, gae_lambda=0.95, update_epochs=10, num_minibatches=8,
+        lr=1e-3, anneal_lr=True, clip_eps=0.2, ent_coef=0.0, scale_reward=True, norm_obs=False,
+        total_steps=200_000,
+    ),
+    # Everything else with Box actions (MuJoCo-style): CleanRL's ppo_continuous_action defaults.
+    "continuous": dict(
+        num_envs=1, num_steps=2048, gamma=0.99, gae_lambda=0.95, update_epochs=10, num_minibatches=32,
+        lr=3e-4, anneal_lr=True, clip_eps=0.2, ent_coef=0.0, norm_obs=True, scale_reward=True,
+        clip_value=True, total_steps=1_000_000,
+    ),
+    # Everything else with Discrete actions: CleanRL's ppo.py defaults.
+    "discrete": dict(
+        num_envs=4, num_steps=128, gamma=0.99, gae_lambda=0.95, update_epochs=4, num_minibatches=4,
+        lr=2.5e-4, anneal_lr=True, clip_eps=0.2, ent_coef=0.01, clip_value=True, total_steps=500_000,
+    ),
+}
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Acrobot-v1": dict(gamma=0.99, gae_lambda=0.94, norm_obs=True, total_steps=300_000),
+}
+_CLASSIC_DISCRETE = ("CartPole-v1", "CartPole-v0", "Acrobot-v1", "MountainCar-v0")
+_CLASSIC_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
+
+
+def env_family(env_id: str) -> str:
+    """Which :data:`FAMILY_DEFAULTS` entry applies to ``env_id``."""
+    if env_id in _CLASSIC_DISCRETE:
+        return "classic_discrete"
+    if env_id in _CLASSIC_CONTINUOUS:
+        return "classic_continuous"
+    import gymnasium as gym
+
+    from .envs import check_env_id
+
+    check_env_id(env_id)
+    spec = gym.spec(env_id)
+    env = gym.make(spec)
+    try:
+        return "discrete" if isinstance(env.action_space, gym.spaces.Discrete) else "continuous"
+    finally:
+        env.close()
