@@ -23,9 +23,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .advantages import gae
+
 __all__ = [
     "TabularMDP",
     "Episodes",
+    "Transitions",
     "make_small_mdp",
     "ESTIMATORS",
     "policy",
@@ -62,6 +65,18 @@ class Episodes(NamedTuple):
     states: Tensor
     actions: Tensor
     rewards: Tensor
+    mask: Tensor
+
+
+class Transitions(NamedTuple):
+    """Transitions laid out (T, E) as :mod:`ppo_lite.advantages` expects; see :meth:`TabularMDP.sample_transitions`."""
+
+    states: Tensor
+    actions: Tensor
+    rewards: Tensor
+    next_states: Tensor
+    terminated: Tensor
+    truncated: Tensor
     mask: Tensor
 
 
@@ -214,28 +229,62 @@ class TabularMDP:
         """
         if num_episodes < 1 or max_steps < 1:
             raise ValueError(f"num_episodes and max_steps must be >= 1, got {num_episodes} and {max_steps}")
+        states, actions, rewards, _, masks, alive = self._rollout(theta, num_episodes, generator, max_steps)
+        if alive.any():
+            raise RuntimeError(
+                f"{int(alive.sum())} of {num_episodes} episodes did not terminate within max_steps={max_steps}; "
+                "raise max_steps"
+            )
+        return Episodes(states, actions, rewards, masks)
+
+    def _rollout(self, theta: Tensor, E: int, generator: torch.Generator, max_steps: int) -> tuple[Tensor, ...]:
+        """E episodes in parallel for at most ``max_steps`` steps: (E, T) states, actions, rewards, next states,
+        masks, and which episodes were still running at the end (E,)."""
         pi = self.policy(theta.detach())
-        E = num_episodes
         state = torch.multinomial(self.mu0.expand(E, -1), 1, generator=generator).squeeze(-1)
         alive = torch.ones(E, dtype=torch.bool)
-        states, actions, rewards, masks = [], [], [], []
+        columns: list[tuple[Tensor, ...]] = []
         for _ in range(max_steps):
             action = torch.multinomial(pi[state], 1, generator=generator).squeeze(-1)
             next_state = torch.multinomial(self.P[state, action], 1, generator=generator).squeeze(-1)
-            states.append(torch.where(alive, state, 0))
-            actions.append(torch.where(alive, action, 0))
-            rewards.append(torch.where(alive, self.R[state, action], 0.0))
-            masks.append(alive.to(_DTYPE))
+            columns.append((
+                torch.where(alive, state, 0), torch.where(alive, action, 0),
+                torch.where(alive, self.R[state, action], 0.0), torch.where(alive, next_state, 0), alive.to(_DTYPE),
+            ))
             alive = alive & ~self.terminal[next_state]
             state = next_state
             if not alive.any():
                 break
-        else:
-            raise RuntimeError(
-                f"{int(alive.sum())} of {E} episodes did not terminate within max_steps={max_steps}; raise max_steps"
-            )
-        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
-        return Episodes(stack(states), stack(actions), stack(rewards), stack(masks))
+        return (*(torch.stack(col, dim=1) for col in zip(*columns)), alive)
+
+    def sample_transitions(
+        self, theta: Tensor, num_episodes: int, generator: torch.Generator, time_limit: int
+    ) -> Transitions:
+        r"""Episodes cut by a time limit, laid out as (T, E) transitions in the conventions of
+        :mod:`ppo_lite.advantages` (notebook 02): ``terminated[t]`` when :math:`s'_{t+1}` is terminal,
+        ``truncated[t]`` when the limit cut the episode at step t. Padded steps have ``mask`` 0 and are marked
+        terminated so nothing flows across them.
+        """
+        if num_episodes < 1 or time_limit < 1:
+            raise ValueError(f"num_episodes and time_limit must be >= 1, got {num_episodes} and {time_limit}")
+        states, actions, rewards, next_states, masks, alive = self._rollout(theta, num_episodes, generator, time_limit)
+        live = masks.bool()
+        terminated = live & self.terminal[next_states]
+        truncated = torch.zeros_like(live)
+        if live.shape[1] == time_limit:
+            truncated[:, -1] = alive
+        terminated = terminated | ~live
+        return Transitions(*(x.T.contiguous() for x in (states, actions, rewards, next_states, terminated, truncated, masks)))
+
+    def gae(self, transitions: Transitions, value_estimate: Tensor, lam: float, bootstrap_truncation: bool = True) -> Tensor:
+        r"""GAE(γ, λ) advantages (T, E) of sampled transitions under a value table :math:`\hat V` (S,), computed by
+        :func:`ppo_lite.advantages.gae` (notebook 02). Terminal states' values count as 0.
+        ``bootstrap_truncation=False`` reproduces the time-limit-as-terminal treatment (CleanRL, PureJaxRL).
+        """
+        v_hat = torch.as_tensor(value_estimate, dtype=_DTYPE) * (~self.terminal).to(_DTYPE)
+        tr = transitions
+        terminated = tr.terminated if bootstrap_truncation else tr.terminated | tr.truncated
+        return gae(tr.rewards, v_hat[tr.states], v_hat[tr.next_states], terminated, tr.truncated, self.gamma, lam)
 
     def discounted_rewards_to_go(self, episodes: Episodes) -> Tensor:
         r""":math:`G_t = \sum_{t' \ge t} \gamma^{t'-t} r_{t'}` for every step of every episode, (E, T)."""
@@ -273,7 +322,11 @@ class TabularMDP:
         else:
             psi = rtg if estimator == "reward_to_go" else rtg - self.values(theta.detach())[states]
             weights = discount * psi
-        weights = weights * mask
+        return self.weighted_score_sums(theta, states, actions, weights * mask)
+
+    def weighted_score_sums(self, theta: Tensor, states: Tensor, actions: Tensor, weights: Tensor) -> Tensor:
+        r""":math:`\sum_t w_{e,t} \nabla_\theta\log\pi_\theta(a_{e,t}|s_{e,t})` per episode e, shape (E, S, A);
+        inputs (E, T). Padded steps must carry weight 0."""
         # Sum w_t (e_{s_t a_t} - e_{s_t} ⊗ π(·|s_t)) by scatter-adds: never builds the (E, T, S, A) score tensor.
         E, S, A = states.shape[0], self.num_states, self.num_actions
         chosen = torch.zeros(E, S * A, dtype=_DTYPE).scatter_add_(1, states * A + actions, weights)
@@ -309,3 +362,106 @@ def make_small_mdp(gamma: float = 0.9, slip: float = 0.1) -> TabularMDP:
     mu0[2] = 1.0
     terminal = torch.tensor([True, False, False, False, True])
     return TabularMDP(P, R, mu0, gamma, terminal)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Experiments of notebooks 01 and 02, on top of the exact answers above.
+
+
+def gradient_error_vs_episodes(
+    mdp: TabularMDP, theta: Tensor, estimator: str, episode_counts: list[int], repeats: int, generator: torch.Generator
+) -> Tensor:
+    r""":math:`\|\hat g_n - \nabla J\|_2` for the Monte Carlo estimator averaged over n episodes, for each n in
+    ``episode_counts`` and ``repeats`` independent runs: shape (len(episode_counts), repeats) (notebook 01).
+    Each run draws max(n) episodes and reads off the running mean at every n (nested prefixes)."""
+    if not episode_counts or min(episode_counts) < 1 or repeats < 1:
+        raise ValueError(f"need episode counts >= 1 and repeats >= 1, got {episode_counts} and {repeats}")
+    exact = mdp.exact_policy_gradient(theta)
+    n_max = max(episode_counts)
+    errors = torch.empty(len(episode_counts), repeats, dtype=_DTYPE)
+    for r in range(repeats):
+        samples = mdp.reinforce_gradient_samples(theta, mdp.sample_episodes(theta, n_max, generator), estimator)
+        running = samples.cumsum(0)
+        for i, n in enumerate(episode_counts):
+            errors[i, r] = torch.linalg.vector_norm(running[n - 1] / n - exact)
+    return errors
+
+
+def expected_gae_gradient(mdp: TabularMDP, theta: Tensor, value_estimate: Tensor, lam: float) -> Tensor:
+    r"""Exact :math:`\mathbb E[\hat g_\lambda]` of :math:`\hat g_\lambda = \sum_t \gamma^t \nabla\log\pi(a_t|s_t)\hat A^{\lambda}_t`
+    (notebook 02): :math:`d(s)\,\pi(b|s)\,(\bar A(s,b) - \sum_a \pi(a|s)\bar A(s,a))` with
+    :math:`\bar A = \mathbb E[\hat A^\lambda|s,a]` from :meth:`TabularMDP.gae_expectation`. A state-only error in
+    :math:`\bar A` cancels, which is why λ = 1 is unbiased whatever :math:`\hat V` is."""
+    mean_adv = mdp.gae_expectation(theta, value_estimate, lam)
+    pi = mdp.policy(theta.detach())
+    centred = mean_adv - (pi * mean_adv).sum(-1, keepdim=True)
+    return mdp.discounted_visitation(theta)[:, None] * pi * centred
+
+
+def gae_gradient_samples(
+    mdp: TabularMDP, theta: Tensor, transitions: Transitions, value_estimate: Tensor, lam: float
+) -> Tensor:
+    r"""Per-episode :math:`\hat g_\lambda = \sum_t \gamma^t \nabla\log\pi(a_t|s_t)\hat A^{\mathrm{GAE}(\lambda)}_t`, (E, S, A)."""
+    adv = mdp.gae(transitions, value_estimate, lam) * transitions.mask
+    discount = mdp.gamma ** torch.arange(adv.shape[0], dtype=_DTYPE)[:, None]
+    return mdp.weighted_score_sums(theta, transitions.states.T, transitions.actions.T, (discount * adv).T)
+
+
+def gae_bias_variance(
+    mdp: TabularMDP, theta: Tensor, value_estimate: Tensor, lams: list[float], num_episodes: int,
+    generator: torch.Generator, max_steps: int = 1000,
+) -> dict[str, Tensor]:
+    r"""Bias and variance of the GAE(λ) policy gradient for each λ (notebook 02), all shaped (len(lams),):
+
+    - ``bias2``: :math:`\|\mathbb E[\hat g_\lambda] - \nabla J\|^2`, exact (:func:`expected_gae_gradient`);
+    - ``variance``: :math:`\mathbb E\|\hat g_\lambda - \mathbb E\hat g_\lambda\|^2` of a one-episode estimate, measured
+      on ``num_episodes`` episodes (the same episodes for every λ);
+    - ``mc_bias_z``: largest |MC mean − exact mean| in standard errors, a check of the exact expectation.
+    """
+    tr = mdp.sample_transitions(theta, num_episodes, generator, time_limit=max_steps)
+    if tr.truncated.any():
+        raise RuntimeError(f"an episode ran past max_steps={max_steps}; raise it")
+    exact = mdp.exact_policy_gradient(theta)
+    bias2, variance, z = [], [], []
+    for lam in lams:
+        samples = gae_gradient_samples(mdp, theta, tr, value_estimate, lam)
+        expected = expected_gae_gradient(mdp, theta, value_estimate, lam)
+        se = samples.std(0) / num_episodes**0.5
+        bias2.append(((expected - exact) ** 2).sum())
+        variance.append(samples.var(0).sum())
+        z.append(((samples.mean(0) - expected).abs() / se.clamp_min(1e-12)).max())
+    return {"bias2": torch.stack(bias2), "variance": torch.stack(variance), "mc_bias_z": torch.stack(z)}
+
+
+def fit_values_with_time_limit(
+    mdp: TabularMDP, transitions: Transitions, lam: float, bootstrap_truncation: bool, iterations: int = 50
+) -> Tensor:
+    r"""Tabular value fitting on a fixed batch of time-limited episodes (notebook 02): repeat
+    :math:`\hat V(s) \leftarrow \text{mean of } \hat A^{\lambda}_t + \hat V(s_t) \text{ over visits } s_t = s`
+    (the regression a critic does, solved exactly per state), from :math:`\hat V = 0`. With
+    ``bootstrap_truncation=False`` a time-limit cut is treated as termination, which pulls :math:`\hat V` toward
+    the value of an episode that ends at the limit. Returns :math:`\hat V` (S,); unvisited states stay 0."""
+    if iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    keep = transitions.mask.bool()
+    states = transitions.states[keep]
+    visits = torch.zeros(mdp.num_states, dtype=_DTYPE).index_add_(0, states, torch.ones_like(states, dtype=_DTYPE))
+    v_hat = torch.zeros(mdp.num_states, dtype=_DTYPE)
+    for _ in range(iterations):
+        targets = (mdp.gae(transitions, v_hat, lam, bootstrap_truncation) + v_hat[transitions.states])[keep]
+        sums = torch.zeros(mdp.num_states, dtype=_DTYPE).index_add_(0, states, targets)
+        v_hat = torch.where(visits > 0, sums / visits.clamp_min(1.0), 0.0)
+    return v_hat
+
+
+def target_error_by_step(
+    mdp: TabularMDP, transitions: Transitions, value_estimate: Tensor, lam: float, bootstrap_truncation: bool
+) -> Tensor:
+    r"""Mean over episodes still running at step t of the value-target error
+    :math:`(\hat A^\lambda_t + \hat V(s_t)) - V^\pi(s_t)` under the exact :math:`V^\pi` of the policy that generated
+    the batch (pass ``value_estimate`` = that :math:`V^\pi`), shape (T,) (notebook 02). Bootstrapping the time limit
+    keeps it near 0 at every t; treating the limit as terminal drags the targets down as t nears the limit."""
+    keep = transitions.mask
+    targets = mdp.gae(transitions, value_estimate, lam, bootstrap_truncation) + value_estimate[transitions.states]
+    err = (targets - value_estimate[transitions.states]) * keep
+    return err.sum(1) / keep.sum(1).clamp_min(1.0)

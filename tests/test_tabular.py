@@ -148,3 +148,30 @@ def test_bad_input_is_rejected():
         TabularMDP.random(3, 2, gamma=1.5, seed=0)
     with pytest.raises(RuntimeError, match="did not terminate"):
         make_small_mdp().sample_episodes(torch.zeros(5, 2, dtype=F64), 10, torch.Generator().manual_seed(0), max_steps=1)
+
+
+def test_gae_bias_variance_and_truncation_studies():
+    import ppo_lite.tabular as tab
+
+    mdp = TabularMDP.random(6, 3, gamma=0.95, seed=3, terminate_prob=0.1)
+    theta = random_theta(mdp, 7, 0.5)
+    V = mdp.values(theta)
+    v_hat = V + torch.randn(6, generator=torch.Generator().manual_seed(1), dtype=F64)
+    out = tab.gae_bias_variance(mdp, theta, v_hat, [0.0, 0.5, 1.0], 3000, torch.Generator().manual_seed(2))
+    assert (out["mc_bias_z"] < 4.5).all()  # the exact expectation agrees with Monte Carlo
+    assert out["bias2"][2] < 1e-20 < out["bias2"][0]  # lambda = 1 unbiased, lambda = 0 not
+    assert out["variance"][2] > out["variance"][0]
+    # Time limits: bootstrapping keeps fitted values near V; treating the limit as terminal drags them down.
+    pos = TabularMDP.random(6, 2, gamma=0.99, seed=0, terminate_prob=0.02)
+    pos = TabularMDP(pos.P, pos.R.abs() + 0.5, pos.mu0, pos.gamma, pos.terminal)
+    th0 = torch.zeros(6, 2, dtype=F64)
+    tr = pos.sample_transitions(th0, 500, torch.Generator().manual_seed(3), time_limit=50)
+    assert tr.truncated.any() and tr.terminated.any()
+    V = pos.values(th0)
+    live = ~pos.terminal
+    boot = tab.fit_values_with_time_limit(pos, tr, 0.95, bootstrap_truncation=True)
+    term = tab.fit_values_with_time_limit(pos, tr, 0.95, bootstrap_truncation=False)
+    assert ((boot - V)[live] / V[live]).abs().mean() < 0.1
+    assert ((term - V)[live] / V[live]).mean() < -0.2
+    err = tab.target_error_by_step(pos, tr, V, 0.95, bootstrap_truncation=False)
+    assert err[-1] < -0.5 * V[live].min()  # at the limit the target is about r_t alone
