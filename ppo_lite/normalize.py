@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .comm import LocalComm, global_moments
+
 __all__ = ["RunningMeanStd", "ObsNormalizer", "RewardScaler"]
 
 
@@ -29,10 +31,11 @@ class RunningMeanStd:
         self.var = torch.ones(shape, dtype=torch.float64, device=device)
         self.count = torch.zeros((), dtype=torch.float64, device=device)
 
-    def update(self, x: Tensor) -> None:
-        """Merge a batch ``x`` of shape (B, *shape)."""
+    def update(self, x: Tensor, comm: LocalComm | None = None) -> None:
+        """Merge a batch ``x`` of shape (B, *shape), pooled over all processes of ``comm``."""
         x = x.detach().to(self.mean.dtype).reshape(-1, *self.mean.shape)
-        self.update_from_moments(x.mean(0), x.var(0, unbiased=False), x.shape[0])
+        mean, var, count = global_moments(x, comm or LocalComm())
+        self.update_from_moments(mean, var, count)
 
     def update_from_moments(self, batch_mean: Tensor, batch_var: Tensor, batch_count: int | Tensor) -> None:
         batch_count = torch.as_tensor(batch_count, dtype=self.mean.dtype, device=self.mean.device)
@@ -65,9 +68,9 @@ class ObsNormalizer:
         self._mean = self.rms.mean.float()
         self._inv_std = torch.rsqrt(self.rms.var + self.eps).float()
 
-    def update(self, obs: Tensor) -> None:
+    def update(self, obs: Tensor, comm: LocalComm | None = None) -> None:
         if self.enabled:
-            self.rms.update(obs)
+            self.rms.update(obs, comm)
             self._refresh()
 
     def __call__(self, obs: Tensor) -> Tensor:
@@ -99,9 +102,9 @@ class RewardScaler:
         self.returns = torch.where(done, torch.zeros_like(self.returns), self.returns)
         return tracked
 
-    def update(self, returns: Tensor) -> None:
+    def update(self, returns: Tensor, comm: LocalComm | None = None) -> None:
         if self.enabled:
-            self.rms.update(returns.reshape(-1))
+            self.rms.update(returns.reshape(-1), comm)
             self._inv_std = torch.rsqrt(self.rms.var + self.eps).float()
 
     def __call__(self, reward: Tensor) -> Tensor:

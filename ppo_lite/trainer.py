@@ -28,6 +28,7 @@ from torch import Tensor
 
 from . import objectives
 from .checkpoint import load_checkpoint, save_checkpoint
+from .comm import LocalComm, global_mean_std
 from .config import PPOConfig
 from .envs import VecEnv, make_env
 from .history import History
@@ -62,9 +63,24 @@ def policy_loss(objective: str, logp: Tensor, logp_old: Tensor, adv: Tensor, cli
     raise ValueError(f"unknown objective {objective!r}")
 
 
-def normalize_advantages(adv: Tensor) -> Tensor:
-    r""":math:`(\hat A - \mathrm{mean}) / (\mathrm{std} + 10^{-8})` over the minibatch."""
-    return (adv - adv.mean()) / (adv.std() + 1e-8)
+def normalize_advantages(adv: Tensor, comm: LocalComm | None = None) -> Tensor:
+    r""":math:`(\hat A - \mathrm{mean}) / (\mathrm{std} + 10^{-8})` over the minibatch (of all processes).
+
+    Subtracting the mean flips the sign of some advantages: below-average actions are pushed down even when
+    their return was positive, which is the baseline's job (SB3 #485); notebook 02 measures it.
+    """
+    if comm is None or comm.world_size == 1:
+        return (adv - adv.mean()) / (adv.std() + 1e-8)
+    mean, std = global_mean_std(adv, comm)
+    return (adv - mean) / (std + 1e-8)
+
+
+def global_mean(x: Tensor, comm: LocalComm | None) -> Tensor:
+    """Mean of ``x`` over all its elements on all processes."""
+    if comm is None or comm.world_size == 1:
+        return x.mean()
+    sums = comm.all_reduce_sum(torch.stack([x.detach().sum().double(), torch.tensor(float(x.numel()), dtype=torch.float64, device=x.device)]))
+    return (sums[0] / sums[1]).to(x.dtype)
 
 
 def update(
@@ -74,8 +90,14 @@ def update(
     config: PPOConfig,
     generator: torch.Generator,
     kl_coef: Tensor | None = None,
+    comm: LocalComm | None = None,
 ) -> dict[str, Tensor]:
-    """Minibatch epochs over one flattened batch. Returns device tensors (means over the gradient steps taken)."""
+    """Minibatch epochs over one flattened batch. Returns device tensors (means over the gradient steps taken).
+
+    With ``comm`` (several processes), gradients are averaged before clipping and stepping, and advantage
+    statistics and the early-stopping KL are pooled, so every process takes the same steps.
+    """
+    comm = comm or LocalComm()
     B = batch["obs"].shape[0]
     mb = B // config.num_minibatches
     dev = batch["obs"].device
@@ -90,7 +112,7 @@ def update(
             logp, entropy, value = agent.evaluate(batch["obs"][idx], batch["actions"][idx])
             adv = batch["advantages"][idx]
             if config.norm_adv:
-                adv = normalize_advantages(adv)
+                adv = normalize_advantages(adv, comm)
             logp_old = batch["logp"][idx]
             pi_loss = policy_loss(config.objective, logp, logp_old, adv, config.clip_eps, kl_coef)
             v_loss = objectives.value_loss(value, batch["returns"][idx], batch["values"][idx], value_clip)
@@ -99,6 +121,7 @@ def update(
 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            comm.sync_gradients(agent.parameters())
             if config.max_grad_norm is not None:
                 grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm)
             else:
@@ -117,17 +140,19 @@ def update(
         if config.target_kl is not None:
             # Early stop (SB3 / Spinning Up): measured on this epoch's last minibatch, before its step.
             # One host read per epoch; only when target_kl is set.
-            if kl_k3(logp.detach(), logp_old).mean().item() > config.target_kl:
+            if global_mean(kl_k3(logp.detach(), logp_old), comm).item() > config.target_kl:
                 break
     out = {k: v / steps for k, v in sums.items()}
     out["epochs"] = torch.tensor(float(epochs_done))
     return out
 
 
-def explained_variance(values: Tensor, returns: Tensor) -> Tensor:
+def explained_variance(values: Tensor, returns: Tensor, comm: LocalComm | None = None) -> Tensor:
     r""":math:`1 - \mathrm{Var}[\hat R - V] / \mathrm{Var}[\hat R]` (1 = perfect, 0 = no better than a constant)."""
-    var = returns.var()
-    return 1.0 - (returns - values).var() / var.clamp_min(1e-12)
+    comm = comm or LocalComm()
+    _, std_ret = global_mean_std(returns, comm)
+    _, std_err = global_mean_std(returns - values, comm)
+    return 1.0 - std_err.pow(2) / std_ret.pow(2).clamp_min(1e-12)
 
 
 @dataclass
@@ -139,8 +164,11 @@ class _Counters:
 class Trainer:
     """Owns the training state; :meth:`run` trains. Most users call :func:`train`."""
 
-    def __init__(self, config: PPOConfig, resume_from: str | Path | None = None) -> None:
+    def __init__(self, config: PPOConfig, resume_from: str | Path | None = None, comm: LocalComm | None = None) -> None:
         config.validate()
+        self.comm = comm or LocalComm()
+        # Each process steps its own envs with its own sampling stream, seeded from the run's seed and its rank.
+        self.rank_seed = config.seed + 1_000_003 * self.comm.rank
         checkpoint = load_checkpoint(resume_from) if resume_from is not None else None
         if checkpoint is not None:
             _check_compatible(config, PPOConfig.from_dict(checkpoint["config"]), resume_from)
@@ -154,7 +182,8 @@ class Trainer:
             config.ortho_init, config.log_std_init,
         ).to(self.device)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.lr, eps=config.adam_eps, **_fast_adam(self.device))
-        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.comm.broadcast_module(self.agent)
+        self.generator = torch.Generator(device=self.device).manual_seed(self.rank_seed)
         self.obs_norm = ObsNormalizer(self.env.obs_dim, config.norm_obs, device=self.device)
         self.reward_scaler = RewardScaler(config.num_envs, config.gamma, config.scale_reward, device=self.device)
         self.controller: AdaptiveBeta | DualDescent | None = make_kl_controller(
@@ -163,8 +192,8 @@ class Trainer:
         self.history = History()
         self.counters = _Counters()
         if checkpoint is None:
-            self.obs = self.env.reset(seed=config.seed)
-            self.obs_norm.update(self.obs)
+            self.obs = self.env.reset(seed=self.rank_seed)
+            self.obs_norm.update(self.obs, self.comm)
         else:
             self._load(checkpoint)
 
@@ -217,7 +246,7 @@ class Trainer:
         """
         cfg = self.config
         last = cfg.num_updates if stop_after is None else min(cfg.num_updates, stop_after)
-        bar = _progress_bar(progress, total=last, initial=self.counters.update, desc=f"{cfg.env_id} {cfg.objective}")
+        bar = _progress_bar(progress and self.comm.is_main, total=last, initial=self.counters.update, desc=f"{cfg.env_id} {cfg.objective}")
         while self.counters.update < last:
             t0 = time.perf_counter()
             self._one_update()
@@ -226,13 +255,13 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(ret=f"{self.history.mean_return():.1f}", refresh=False)
-            if save_path is not None and save_every and k % save_every == 0:
+            if save_path is not None and save_every and k % save_every == 0 and self.comm.is_main:
                 self.save(save_path)
             if callback is not None and callback(k, self.history):
                 break
         if bar is not None:
             bar.close()
-        if save_path is not None:
+        if save_path is not None and self.comm.is_main:
             self.save(save_path)
         return self.history
 
@@ -249,22 +278,23 @@ class Trainer:
         advantages, returns = compute_advantages(rollout, self.agent, cfg.gamma, cfg.gae_lambda)
         batch = _flatten(rollout, advantages, returns)
         kl_coef = None if self.controller is None else self.controller.coef
-        stats = update(self.agent, self.optimizer, batch, cfg, self.generator, kl_coef)
+        stats = update(self.agent, self.optimizer, batch, cfg, self.generator, kl_coef, self.comm)
         with torch.no_grad():
             logp_new, _ = self.agent.log_prob_entropy(batch["obs"], batch["actions"])
-            approx_kl = kl_k3(logp_new, batch["logp"]).mean()
-            ev = explained_variance(batch["values"], batch["returns"])
+            approx_kl = global_mean(kl_k3(logp_new, batch["logp"]), self.comm)
+            ev = explained_variance(batch["values"], batch["returns"], self.comm)
         if self.controller is not None:
             self.controller.update(approx_kl)
         # Statistics for the next rollout, frozen while it runs.
-        self.obs_norm.update(rollout.raw_obs.reshape(-1, self.env.obs_dim))
-        self.reward_scaler.update(rollout.tracked_returns)
+        self.obs_norm.update(rollout.raw_obs.reshape(-1, self.env.obs_dim), self.comm)
+        self.reward_scaler.update(rollout.tracked_returns, self.comm)
 
         # The one read-back of this update.
         figures = {k: v for k, v in stats.items()}
         figures.update(approx_kl=approx_kl, explained_variance=ev)
-        figures["finite_obs"] = torch.isfinite(rollout.raw_obs).all()
-        figures["finite_rewards"] = torch.isfinite(rollout.rewards).all()
+        finite = torch.stack([torch.isfinite(rollout.raw_obs).all(), torch.isfinite(rollout.rewards).all()]).float()
+        finite = self.comm.all_reduce_min(finite)  # every process stops together
+        figures["finite_obs"], figures["finite_rewards"] = finite[0], finite[1]
         figures["kl_coef"] = self.controller.coef if self.controller is not None else torch.tensor(float("nan"))
         names = list(figures)
         values = torch.stack([torch.as_tensor(figures[n], dtype=torch.float32).to(self.device).reshape(()) for n in names]).cpu().tolist()
@@ -276,12 +306,13 @@ class Trainer:
         dones = rollout.dones
         step_index = torch.arange(1, cfg.num_steps + 1, device=dones.device)[:, None].expand_as(dones)
         ended = dones.reshape(-1).nonzero().squeeze(-1)
-        steps_at_end = (self.counters.env_steps + step_index.reshape(-1)[ended] * cfg.num_envs).cpu().tolist()
-        ep_returns = rollout.episode_return.reshape(-1)[ended].cpu().tolist()
-        ep_lengths = rollout.episode_length.reshape(-1)[ended].cpu().tolist()
+        world = self.comm.world_size
+        steps_at_end = self.comm.gather_floats((self.counters.env_steps + step_index.reshape(-1)[ended] * cfg.num_envs * world).cpu().tolist())
+        ep_returns = self.comm.gather_floats(rollout.episode_return.reshape(-1)[ended].cpu().tolist())
+        ep_lengths = self.comm.gather_floats(rollout.episode_length.reshape(-1)[ended].cpu().tolist())
 
         self.counters.update += 1
-        self.counters.env_steps += cfg.batch_size
+        self.counters.env_steps += cfg.batch_size * world
         self.history.log_episodes(steps_at_end, ep_returns, ep_lengths)
         self.history.log_update(
             update=self.counters.update,
@@ -294,7 +325,7 @@ class Trainer:
         )
 
     def _log_time(self, seconds: float) -> None:
-        self.history.log_update(time=seconds, sps=self.config.batch_size / max(seconds, 1e-9))
+        self.history.log_update(time=seconds, sps=self.config.batch_size * self.comm.world_size / max(seconds, 1e-9))
 
 
 def train(
@@ -306,12 +337,15 @@ def train(
     stop_after: int | None = None,
     progress: bool = True,
     callback: Callable[[int, History], bool | None] | None = None,
+    comm: LocalComm | None = None,
 ) -> History:
     """Train PPO (or one of its ablations, ``config.objective``) and return the per-update :class:`History`.
 
     ``resume_from``: continue a checkpoint written by an earlier run with the same config.
+    ``comm``: how this process reaches the others of a ``torchrun`` job (:mod:`ppo_lite.distributed`);
+    ``None`` trains in this process alone.
     """
-    trainer = Trainer(config, resume_from=resume_from)
+    trainer = Trainer(config, resume_from=resume_from, comm=comm)
     try:
         return trainer.run(save_path=save_path, save_every=save_every, stop_after=stop_after, progress=progress, callback=callback)
     finally:
