@@ -1,0 +1,55 @@
+"""Long experiments behind the course's figures: ``python -m ppo_lite.experiments NAME [options]``.
+
+Each experiment is a module here with ``main(argv: list[str]) -> int`` that runs its sweep and writes data
+(JSON) and plots (PNG) under ``figures/``. Notebooks run a small live version and plot the committed results.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+FIGURES = Path(__file__).resolve().parents[2] / "figures"
+
+
+def available() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def run(name: str, argv: list[str]) -> int:
+    if name not in available():
+        raise SystemExit(f"unknown experiment {name!r}; available: {', '.join(available())}")
+    return importlib.import_module(f"{__name__}.{name}").main(argv)
+
+
+def write_results(name: str, data: dict[str, Any], seconds: float, command: str) -> Path:
+    """Write ``figures/<name>.json`` with the data plus provenance (command, wall time, machine, versions)."""
+    import torch
+
+    FIGURES.mkdir(exist_ok=True)
+    path = FIGURES / f"{name}.json"
+    meta = {
+        "command": command,
+        "wall_seconds": round(seconds, 1),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": _cpu_name(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
+    path.write_text(json.dumps({"meta": meta, **data}, indent=1))
+    return path
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
