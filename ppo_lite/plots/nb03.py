@@ -1,0 +1,156 @@
+"""Figures of notebook 03 (reusing samples: importance weights, the surrogate, its KL bound, the trust region).
+
+Each ``plot_*`` takes results computed by :mod:`ppo_lite.trust_region` and returns a matplotlib Figure;
+:func:`save_key_figures` recomputes the notebook's experiments (same seeds and settings) and writes the PNGs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg") if matplotlib.get_backend().lower() == "agg" else None
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+
+from .. import trust_region as tr
+from ..tabular import TabularMDP
+
+# The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
+IS_SHIFTS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+MDP_ARGS = dict(num_states=8, num_actions=4, gamma=0.9, seed=0)
+PRETRAIN_STEPS = 5
+STUDY = dict(seeds=list(range(8)), episodes=16, steps=300, lr=0.5)
+DELTAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+BOUND_SCALES = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+
+def plot_importance_sampling(study: dict[str, torch.Tensor]) -> Figure:
+    """Left: variance of the weights, measured vs e^{mu^2} - 1. Right: the IS estimate of E_p[x] vs the truth."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    mu = study["shift"]
+    ax1.semilogy(mu[1:], study["weight_var"][1:], "o", label="measured Var$_q[w]$")
+    ax1.semilogy(mu[1:], study["weight_var_exact"][1:], "-", label=r"exact $e^{\mu^2}-1$")
+    ax1.set_xlabel(r"shift $\mu$ between $p=\mathcal{N}(\mu,1)$ and $q=\mathcal{N}(0,1)$ (units of $\sigma$)")
+    ax1.set_ylabel("variance of the importance weight (log scale)")
+    ax1.legend()
+    ax1.set_title("the weights' variance blows up")
+    ax2.errorbar(mu, study["estimate_mean"], yerr=study["estimate_std"], fmt="o", capsize=3,
+                 label=r"IS estimate, mean $\pm$ 1 std over repeats")
+    ax2.plot(mu, mu, "k--", label=r"truth $\mathbb{E}_p[x]=\mu$")
+    ax2.set_xlabel(r"shift $\mu$ ($\sigma$ units)")
+    ax2.set_ylabel(r"estimate of $\mathbb{E}_p[x]$ (same units as $x$)")
+    ax2.legend(fontsize=8)
+    ax2.set_title("unbiased on average, useless one at a time")
+    fig.tight_layout()
+    return fig
+
+def plot_many_steps(traces: list[dict[str, torch.Tensor]], highlight: int = 0) -> Figure:
+    """Left: one path (surrogate estimate, exact surrogate, true J). Right: true gain of every path vs its KL."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.9))
+    t = traces[highlight]
+    steps = torch.arange(len(t["J"]))
+    ax1.plot(steps, t["L_hat"], label=r"$J_{old}+\hat L(\theta)$ (batch surrogate)")
+    ax1.plot(steps, t["L"], "--", label=r"$L_{old}(\theta)$ (exact surrogate)")
+    ax1.plot(steps, t["J"], lw=2, label=r"$J(\theta)$ (true return)")
+    ax1.axhline(t["J"][0], color="gray", ls=":", label=r"$J(\theta_{old})$")
+    ax1.set_xlabel("gradient step on the fixed batch's surrogate")
+    ax1.set_ylabel("expected discounted return (reward units)")
+    ax1.set_title(f"batch seed {highlight}: the surrogate keeps rising")
+    ax1.legend(fontsize=8)
+    for i, tr_i in enumerate(traces):
+        ax2.plot(tr_i["kl_mean"], tr_i["J"] - tr_i["J"][0], lw=1, alpha=0.8, label=f"batch seed {i}")
+    ax2.axhline(0.0, color="k", lw=0.8)
+    ax2.set_xscale("symlog", linthresh=1e-3)
+    ax2.set_xlim(left=0.0)
+    ax2.set_xlabel(r"mean KL$(\pi_{old}\|\pi_\theta)$ over $d_{old}$ (nats)")
+    ax2.set_ylabel(r"true gain $J(\theta)-J(\theta_{old})$ (reward units)")
+    ax2.set_title("every path: gain first, collapse later")
+    ax2.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+def plot_kl_bound(rows: list[dict[str, float]], scales: list[float]) -> Figure:
+    """J, L and the TRPO lower bound L - C max KL along theta_old + s * direction."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    j0 = rows[0]["J"]
+    ax.plot(scales, [r["J"] - j0 for r in rows], "o-", label=r"$J(\pi)-J(\pi_{old})$")
+    ax.plot(scales, [r["L"] - j0 for r in rows], "s--", label=r"$L_{old}(\pi)-J(\pi_{old})$")
+    ax.plot(scales, [r["bound"] - j0 for r in rows], "^-", label=r"$L_{old}-C\max_s\mathrm{KL}$ (TRPO bound)")
+    ax.set_xscale("symlog", linthresh=0.005)
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_xlabel(r"step size $s$ in $\theta=\theta_{old}+s\,u$ (logit units)")
+    ax.set_ylabel("change from $J(\\pi_{old})$ (reward units, symlog)")
+    ax.set_title(f"the bound holds, with C = {rows[0]['C']:.0f}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+def plot_trust_region(gains: torch.Tensor, deltas: list[float]) -> Figure:
+    """True gain after early stopping at mean KL <= delta, every batch and the mean, vs delta."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for j in range(gains.shape[1]):
+        ax.plot(deltas, gains[:, j], color="gray", alpha=0.4, lw=1)
+    ax.plot(deltas, gains.mean(1), "o-", lw=2, color="C3", label="mean over batches")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel(r"trust-region size $\delta$: stop when mean KL$(\pi_{old}\|\pi_\theta) > \delta$ (nats)")
+    ax.set_ylabel(r"true gain $J(\theta_{stop})-J(\theta_{old})$ (reward units)")
+    ax.set_title("too small: no progress; too large: the surrogate lies")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+def plot_ratio_drift(drift: dict[str, torch.Tensor], drift_bug: dict[str, torch.Tensor], clip_eps: float) -> Figure:
+    """max |r - 1| at each minibatch step, epochs laid end to end; the recomputed-old-log-prob bug beside it."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    epochs, minibatches = drift["max_dev"].shape
+    x = torch.arange(epochs * minibatches)
+    ax.plot(x, drift["max_dev"].flatten(), "o-", label="old log-probs stored at rollout")
+    ax.plot(x, drift_bug["max_dev"].flatten(), "x-", label="old log-probs recomputed (bug)")
+    ax.axhline(clip_eps, color="gray", ls=":", label=rf"clip range $\epsilon={clip_eps}$")
+    for e in range(1, epochs):
+        ax.axvline(e * minibatches - 0.5, color="k", lw=0.5, alpha=0.3)
+    ax.set_xlabel("minibatch step (epochs laid end to end, 4 minibatches each)")
+    ax.set_ylabel(r"$\max_i |r_i-1|$ on the minibatch (dimensionless)")
+    ax.set_title("r = 1 only at the very first minibatch")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+def bound_rows(mdp: TabularMDP, theta_old: torch.Tensor, scales: list[float]) -> list[dict[str, float]]:
+    """:func:`ppo_lite.trust_region.trpo_lower_bound` along the unit policy-gradient direction u from theta_old."""
+    u = mdp.exact_policy_gradient(theta_old)
+    u = u / u.norm()
+    return [tr.trpo_lower_bound(mdp, theta_old + s * u, theta_old) for s in scales]
+
+def save_figures(figures: dict[str, Figure], outdir: Path) -> list[Path]:
+    """Write each figure as ``outdir/name`` (PNG, 110 dpi), close it, and return the paths (used by nb04 too)."""
+    paths = []
+    for name, fig in figures.items():
+        path = Path(outdir) / name
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def save_key_figures(outdir: Path) -> list[Path]:
+    """Recompute notebook 03's experiments and write ``nb03_*.png`` into ``outdir``; returns the paths."""
+    torch.manual_seed(0)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    mdp = TabularMDP.random(**MDP_ARGS)
+    theta_old = tr.pretrained_theta(mdp, PRETRAIN_STEPS)
+    traces = tr.surrogate_step_study(mdp, theta_old, **STUDY)
+    batch = tr.sample_batch(mdp, theta_old, 16, torch.Generator().manual_seed(0))
+    figures = {
+        "nb03_importance_weights.png": plot_importance_sampling(tr.importance_sampling_study(IS_SHIFTS)),
+        "nb03_many_surrogate_steps.png": plot_many_steps(traces),
+        "nb03_kl_bound.png": plot_kl_bound(bound_rows(mdp, theta_old, BOUND_SCALES), BOUND_SCALES),
+        "nb03_trust_region.png": plot_trust_region(tr.kl_early_stopping_gain(traces, DELTAS), DELTAS),
+        "nb03_ratio_drift.png": plot_ratio_drift(
+            tr.ratio_drift(batch, theta_old), tr.ratio_drift(batch, theta_old, recompute_old=True), 0.2
+        ),
+    }
+    return save_figures(figures, outdir)
