@@ -1,0 +1,58 @@
+"""Figures of notebook 00 (orientation): the first agent's learning curve.
+
+:func:`save_key_figures` retrains the notebook's first agent (same seed and settings) and writes ``nb00_*.png``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from ..history import History
+
+# The notebook's first agent, shared with save_key_figures so the PNG is the notebook's figure.
+FIRST_AGENT = dict(env_id="CartPole-v1", seed=0, total_steps=100_000)
+THRESHOLD = 475.0
+WINDOW = 20
+
+
+def stop_when_solved(threshold: float = THRESHOLD, last: int = WINDOW):
+    """A ``train(..., callback=...)`` that stops once the mean of the last ``last`` episodes reaches ``threshold``."""
+    def callback(update: int, history: History) -> bool:
+        return len(history.episodes["return"]) >= last and history.mean_return(last) >= threshold
+    return callback
+
+
+def plot_learning_curve(history: History, threshold: float = THRESHOLD, last: int = WINDOW, title: str = "") -> Figure:
+    """Every episode's return (dots) and the mean of the last ``last`` (line) against env steps, with the threshold."""
+    steps, returns = history.episodes["env_steps"], history.episodes["return"]
+    running = [sum(returns[max(0, i + 1 - last):i + 1]) / len(returns[max(0, i + 1 - last):i + 1]) for i in range(len(returns))]
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    ax.scatter(steps, returns, s=4, alpha=0.35, color="C0", label="episode return")
+    ax.plot(steps, running, color="C1", lw=2, label=f"mean of last {last} episodes")
+    ax.axhline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:g}")
+    solved = history.steps_to_threshold(threshold, last)
+    if solved is not None:
+        ax.axvline(solved, color="C2", lw=1, label=f"reached at {solved:,.0f} steps")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode return (steps balanced, max 500)")
+    ax.set_title(title or "PPO on CartPole-v1")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def save_key_figures(outdir: Path) -> list[Path]:
+    """Write ``nb00_first_agent.png`` into ``outdir``."""
+    from .. import PPOConfig, train
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    cfg = PPOConfig.for_env(FIRST_AGENT["env_id"], seed=FIRST_AGENT["seed"], total_steps=FIRST_AGENT["total_steps"])
+    history = train(cfg, progress=False, callback=stop_when_solved())
+    fig = plot_learning_curve(history)
+    path = outdir / "nb00_first_agent.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return [path]

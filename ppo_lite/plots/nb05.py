@@ -1,0 +1,130 @@
+"""Figures of notebook 05 (PPO v2: the clipped objective, the ratio in practice, the clip-range sweep).
+
+Each ``plot_*`` returns a matplotlib Figure; :func:`save_key_figures` recomputes the notebook's small experiments
+(same seeds and settings) and plots the committed sweep ``figures/clip_eps.json``, writing ``nb05_*.png``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+
+from ..objectives import clipped_objective
+
+# The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
+EPOCH_STUDY = dict(env_id="CartPole-v1", seed=0, warmup_updates=10, epochs=20, clip_eps=0.2)
+
+
+def plot_clip_objective(eps: float = 0.2, r_max: float = 2.5) -> Figure:
+    """The clipped objective and the surrogate against r, for A = +1 and A = −1, with the band and the flat parts."""
+    r = torch.linspace(0.0, r_max, 501, dtype=torch.float64)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, sign in zip(axes, (1.0, -1.0)):
+        adv = torch.full_like(r, sign)
+        clipped = clipped_objective(r, adv, eps)
+        ax.plot(r, r * adv, "--", color="gray", label=r"surrogate $rA$")
+        ax.plot(r, clipped, lw=2.5, label=r"$\min(rA,\ \mathrm{clip}(r,1-\epsilon,1+\epsilon)A)$")
+        ax.axvspan(1 - eps, 1 + eps, color="C2", alpha=0.12, label=rf"band $[1-\epsilon, 1+\epsilon]$, $\epsilon={eps}$")
+        flat = (r > 1 + eps) if sign > 0 else (r < 1 - eps)
+        ax.plot(r[flat], clipped[flat], color="C3", lw=3, label="flat: zero gradient")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_title(f"A = {sign:+.0f}")
+        ax.set_xlabel(r"probability ratio $r=\pi_\theta/\pi_{old}$ (dimensionless)")
+        ax.legend(fontsize=8, loc="upper left" if sign > 0 else "lower left")
+    axes[0].set_ylabel("per-sample objective (advantage units)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ratio_per_epoch(study: dict[str, dict[str, list[float]]], eps: float) -> Figure:
+    """max |r − 1| and the fraction of samples outside the band at the start of each epoch, per objective."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for name, s in study.items():
+        epochs = list(range(len(s["max_dev"])))
+        axes[0].plot(epochs, s["max_dev"], marker="o", ms=3, label=name)
+        axes[1].plot(epochs, s["frac_outside"], marker="o", ms=3, label=name)
+    axes[0].axhline(eps, color="k", ls="--", lw=1, label=rf"$\epsilon={eps}$")
+    axes[0].set_ylabel(r"max$_i |r_i - 1|$ over the batch (dimensionless)")
+    axes[1].set_ylabel(rf"fraction of samples with $|r-1|>\epsilon$")
+    for ax in axes:
+        ax.set_xlabel("epoch (ratio measured before its gradient step)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_live_run(updates: dict[str, list[float]], eps: float) -> Figure:
+    """One training run: return, and how far the ratio strayed after each update, against env steps."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    axes[0].plot(updates["env_steps"], updates["return"])
+    axes[0].set_ylabel("return (mean of last 20 episodes)")
+    axes[1].plot(updates["env_steps"], updates["ratio_max_dev"], label=r"max $|r-1|$ after the update")
+    axes[1].plot(updates["env_steps"], updates["frac_outside"], label=r"fraction with $|r-1|>\epsilon$")
+    axes[1].plot(updates["env_steps"], updates["clip_frac"], label="clip fraction (trainer, during the epochs)")
+    axes[1].axhline(eps, color="k", ls="--", lw=1, label=rf"$\epsilon={eps}$")
+    axes[1].set_ylabel("ratio excursion (dimensionless)")
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("environment steps")
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep_summary(results: dict[str, Any]) -> Figure:
+    """The sweep per setting: final return of each seed, and how far the ratio strayed (median and max per run)."""
+    labels = results["labels"]
+    envs = sorted({r["env_id"] for r in results["runs"]})
+    fig, axes = plt.subplots(len(envs), 3, figsize=(14, 3.6 * len(envs)), squeeze=False)
+    for row, env_id in zip(axes, envs):
+        for x, label in enumerate(labels):
+            runs = [r for r in results["runs"] if r["env_id"] == env_id and r["label"] == label]
+            row[0].scatter([x] * len(runs), [r["final_return"] for r in runs], color="C0", s=18)
+            dev_max = [max(r["updates"]["ratio_max_dev"]) for r in runs]
+            dev_med = [sorted(r["updates"]["ratio_max_dev"])[len(r["updates"]["ratio_max_dev"]) // 2] for r in runs]
+            row[1].scatter([x] * len(runs), dev_med, color="C1", s=18, label="median over updates" if x == 0 else None)
+            row[1].scatter([x] * len(runs), dev_max, color="C3", marker="x", s=24, label="max over updates" if x == 0 else None)
+            eps = [r["updates"]["clip_eps"][0] for r in runs]
+            if label != "none":
+                row[1].hlines(eps[0], x - 0.3, x + 0.3, color="k", lw=1.5, label=r"$\epsilon$ (start)" if x == 0 else None)
+            frac = [sum(r["updates"]["frac_outside"]) / len(r["updates"]["frac_outside"]) for r in runs]
+            row[2].scatter([x] * len(runs), frac, color="C2", s=18)
+        for ax in row:
+            ax.set_xticks(range(len(labels)), labels)
+            ax.set_xlabel(r"setting (clip $\epsilon$, no clip, annealed)")
+        row[0].set_ylabel(f"{env_id}: final return\n(mean of last 20 episodes)")
+        row[1].set_ylabel(r"per-update max $|r-1|$ after the update")
+        row[1].set_yscale("log")
+        row[1].legend(fontsize=8)
+        row[2].set_ylabel(r"mean fraction with $|r-1|>\epsilon$" + "\n(none: ε = 0.2)")
+    fig.tight_layout()
+    return fig
+
+
+def save_key_figures(outdir: Path) -> list[Path]:
+    """Write ``nb05_clip_objective.png``, ``nb05_ratio_per_epoch.png`` and, from the committed sweep,
+    ``nb05_clip_sweep.png`` into ``outdir``."""
+    from ..experiments.clip_eps import ratio_per_epoch
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    fig = plot_clip_objective(0.2)
+    paths.append(outdir / "nb05_clip_objective.png")
+    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    study = ratio_per_epoch(**EPOCH_STUDY)
+    fig = plot_ratio_per_epoch(study, EPOCH_STUDY["clip_eps"])
+    paths.append(outdir / "nb05_ratio_per_epoch.png")
+    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    sweep = outdir / "clip_eps.json"
+    if sweep.exists():
+        fig = plot_sweep_summary(json.loads(sweep.read_text()))
+        paths.append(outdir / "nb05_clip_sweep.png")
+        fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
+        plt.close(fig)
+    return paths
