@@ -65,7 +65,8 @@ def check(
                     False, f"{name}: output {j} has shape {tuple(g_t.shape)}, expected {tuple(e_t.shape)} (trial {trial})"
                 )
             if not torch.allclose(g_t, e_t, rtol=rtol, atol=atol, equal_nan=True):
-                err = (g_t - e_t).abs()
+                # A NaN where the reference is finite (or the reverse) counts as an infinite error.
+                err = torch.where(torch.isnan(g_t) != torch.isnan(e_t), torch.inf, (g_t - e_t).abs().nan_to_num(0.0))
                 idx = tuple(int(i) for i in torch.nonzero(err == err.max())[0]) if err.dim() else ()
                 args = ", ".join(f"{k}={_describe(v)}" for k, v in inputs.items())
                 return CheckResult(
