@@ -1,0 +1,261 @@
+"""K agents in one batched computation: agent k must be the single-agent computation with its seed and hyperparameters.
+
+References are the single-agent library itself (``Trainer``'s initialization, ``trainer.update``, ``torch.optim.Adam``,
+``advantages.gae``, ``ObsNormalizer``/``RewardScaler``), never the batched code. The full CartPole learning comparison
+is ``slow``; a short learning check runs in the fast set.
+"""
+import pytest
+import torch
+from torch.nn.utils import parameters_to_vector
+
+from ppo_lite import PPOConfig, train
+from ppo_lite.advantages import gae
+from ppo_lite.batched import (
+    AgentHyperparameters, BatchedActorCritic, BatchedAdam, BatchedConfig, BatchedTrainer, PerAgentObsNormalizer,
+    PerAgentRewardScaler, batched_update, per_agent_gae, train_batched,
+)
+from ppo_lite.normalize import ObsNormalizer, RewardScaler
+from ppo_lite.trainer import Trainer, update
+
+SMALL = dict(num_envs=4, num_steps=16, update_epochs=2, num_minibatches=2, total_steps=4 * 16 * 6, device="cpu")
+
+
+# (a) initial parameters -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_initial_parameters_equal_the_single_agent_trainers(env_id):
+    cfg = BatchedConfig(PPOConfig.for_env(env_id, **SMALL), seeds=[3, 0, 3], lr=[1e-3, 2e-3, 5e-4])
+    net = BatchedTrainer(cfg).net
+    for k in range(cfg.num_agents):
+        single = Trainer(cfg.agent_config(k)).agent.state_dict()
+        batched = net.to_single(k).state_dict()
+        assert single.keys() == batched.keys()
+        for name in single:
+            assert torch.equal(single[name], batched[name]), (k, name)
+    assert not torch.equal(net.flat[0], net.flat[1])  # seeds 3 and 0 differ
+    assert torch.equal(net.flat[0], net.flat[2])  # the same seed twice gives the same weights
+    again = BatchedActorCritic.from_singles([net.to_single(k) for k in (2, 1)])
+    assert torch.equal(again.flat, net.flat[[2, 1]])
+
+
+# (b) the same update as trainer.update, agent by agent ------------------------------------------------------------
+def _random_batch(net: BatchedActorCritic, B: int, seed: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    K = net.num_agents
+    obs = torch.randn(K, B, net.obs_dim, generator=g)
+    actions, logp, values = net.act(obs.reshape(K * B, -1), g)
+    shape = (K, B) if net.discrete else (K, B, net.act_dim)
+    values = values.reshape(K, B)
+    return {
+        "obs": obs, "actions": actions.reshape(shape),
+        "logp": logp.reshape(K, B) + 0.3 * torch.randn(K, B, generator=g),  # ratios away from 1: clipping acts
+        "values": values, "advantages": torch.randn(K, B, generator=g) * 2.0 + 0.5,
+        "returns": values + torch.randn(K, B, generator=g),
+    }
+
+
+@pytest.mark.parametrize("env_id,objective,clip_value", [
+    ("CartPole-v1", "clip", False),
+    ("CartPole-v1", "kl_adaptive", True),
+    ("Pendulum-v1", "clip", True),
+    ("Pendulum-v1", "surrogate", False),
+])
+def test_first_update_equals_single_agent_update(env_id, objective, clip_value):
+    base = PPOConfig.for_env(env_id, objective=objective, clip_value=clip_value, device="cpu", num_envs=4, num_steps=16,
+                             update_epochs=3, num_minibatches=4, max_grad_norm=0.5)
+    cfg = BatchedConfig(base, seeds=[0, 1, 2], lr=[1e-3, 3e-3, 5e-4], clip_eps=[0.2, 0.1, 0.3], ent_coef=[0.0, 0.01, 0.05])
+    obs_dim, act_dim, discrete = (4, 2, True) if env_id == "CartPole-v1" else (3, 1, False)
+    net = BatchedActorCritic.from_seeds(cfg.seeds, obs_dim, act_dim, discrete, log_std_init=-0.5)
+    B = base.batch_size
+    batch = _random_batch(net, B, seed=11)
+    kl_coef = torch.tensor([0.5, 1.0, 2.0])
+    singles, optimizers, single_stats, perms = [], [], [], []
+    for k in range(cfg.num_agents):
+        agent = net.to_single(k)
+        opt = torch.optim.Adam(agent.parameters(), lr=cfg.values("lr")[k], eps=base.adam_eps, fused=True)  # as Trainer
+        stats = update(agent, opt, {n: v[k] for n, v in batch.items()}, cfg.agent_config(k),
+                       torch.Generator().manual_seed(100 + k), kl_coef[k] if objective == "kl_adaptive" else None)
+        replay = torch.Generator().manual_seed(100 + k)  # the shuffles trainer.update drew
+        perms.append(torch.stack([torch.randperm(B, generator=replay) for _ in range(base.update_epochs)]))
+        singles.append(agent), optimizers.append(opt), single_stats.append(stats)
+
+    hp = AgentHyperparameters.from_config(cfg)
+    adam = BatchedAdam(net.flat, net.grad, hp.lr.clone(), eps=base.adam_eps)
+    stats = batched_update(net, adam, batch, base, hp, torch.Generator(), kl_coef if objective == "kl_adaptive" else None,
+                           perms=torch.stack(perms, 1))
+    for k, (agent, opt) in enumerate(zip(singles, optimizers)):
+        after = parameters_to_vector(agent.parameters()).detach()
+        moved = (after - parameters_to_vector(BatchedActorCritic.from_seeds([cfg.seeds[k]], obs_dim, act_dim, discrete, log_std_init=-0.5).to_single(0).parameters())).abs().max()
+        assert moved > 1e-3  # the update did something to compare
+        torch.testing.assert_close(net.flat[k], after, rtol=1e-4, atol=2e-6)
+        state = adam.agent_state(k)
+        assert state["step"] == int(opt.state[agent.actor[0].weight]["step"]) == base.update_epochs * base.num_minibatches
+        for key in ("exp_avg", "exp_avg_sq"):
+            ref = torch.cat([opt.state[p][key].reshape(-1) for p in agent.parameters()])
+            torch.testing.assert_close(state[key], ref, rtol=1e-4, atol=1e-8)
+        for name in ("policy_loss", "value_loss", "entropy", "clip_frac", "grad_norm"):
+            torch.testing.assert_close(stats[name][k], single_stats[k][name], rtol=1e-4, atol=1e-6, msg=f"agent {k} {name}")
+
+
+# (e) batched Adam against torch.optim.Adam ------------------------------------------------------------------------
+@pytest.mark.parametrize("impl", [{"foreach": False}, {"fused": True}])
+def test_batched_adam_equals_torch_adam_step_for_step(impl):
+    g = torch.Generator().manual_seed(0)
+    K, P, lrs, eps = 3, 40, [1e-3, 1e-2, 0.1], 1e-5
+    start = torch.randn(K, P, generator=g)
+    grads = [torch.randn(K, P, generator=g) * torch.logspace(-6, 1, P) for _ in range(25)]  # tiny to large gradients
+    grads[3][1] = 0.0  # a step with an all-zero gradient for one agent
+    params, grad = start.clone(), torch.zeros(K, P)
+    adam = BatchedAdam(params, grad, torch.tensor(lrs), eps=eps)
+    refs = [torch.nn.Parameter(start[k].clone()) for k in range(K)]
+    opts = [torch.optim.Adam([refs[k]], lr=lrs[k], eps=eps, **impl) for k in range(K)]
+    for step_grad in grads:
+        grad.copy_(step_grad)
+        adam.step()
+        for k in range(K):
+            refs[k].grad = step_grad[k].clone()
+            opts[k].step()
+    for k in range(K):
+        torch.testing.assert_close(params[k], refs[k].detach(), rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(adam.exp_avg_sq[k], opts[k].state[refs[k]]["exp_avg_sq"], rtol=1e-6, atol=0.0)
+    assert (params - start).abs().amax(1).argsort().tolist() == [0, 1, 2]  # a larger lr moves further
+
+
+# per-agent pieces against the single-agent library functions ------------------------------------------------------
+def test_per_agent_gae_equals_gae_on_each_agents_columns():
+    g = torch.Generator().manual_seed(1)
+    T, K, N = 12, 3, 4
+    rewards, values, next_values = (torch.randn(T, K * N, generator=g) for _ in range(3))
+    terminated = torch.rand(T, K * N, generator=g) < 0.1
+    truncated = torch.rand(T, K * N, generator=g) < 0.1
+    gammas, lams = [0.99, 0.9, 0.5], [0.95, 0.0, 1.0]
+    adv = per_agent_gae(rewards, values, next_values, terminated, truncated, gammas, lams)
+    for k in range(K):
+        cols = slice(k * N, (k + 1) * N)
+        ref = gae(rewards[:, cols], values[:, cols], next_values[:, cols], terminated[:, cols], truncated[:, cols], gammas[k], lams[k])
+        torch.testing.assert_close(adv[:, cols], ref)
+
+
+def test_per_agent_normalizers_equal_single_agent_normalizers():
+    g = torch.Generator().manual_seed(2)
+    K, N, D, T = 3, 4, 5, 8
+    gammas = torch.tensor([0.99, 0.9, 0.5])
+    obs_norm = PerAgentObsNormalizer(K, D, enabled=True)
+    scaler = PerAgentRewardScaler(K, N, gammas, enabled=True)
+    singles = [(ObsNormalizer(D, enabled=True), RewardScaler(N, float(gammas[k]), enabled=True)) for k in range(K)]
+    for _ in range(3):
+        raw = torch.randn(T, K * N, D, generator=g) * torch.tensor([1.0, 5.0, 0.1]).repeat_interleave(N)[:, None] + 3.0
+        rewards = torch.randn(T, K * N, generator=g).abs()
+        dones = torch.rand(T, K * N, generator=g) < 0.2
+        tracked = torch.stack([scaler.track(rewards[t], dones[t]) for t in range(T)])
+        obs_norm.update(raw), scaler.update(tracked)
+        for k, (o, s) in enumerate(singles):
+            cols = slice(k * N, (k + 1) * N)
+            ref_tracked = torch.stack([s.track(rewards[t, cols], dones[t, cols]) for t in range(T)])
+            torch.testing.assert_close(tracked[:, cols], ref_tracked)
+            o.update(raw[:, cols].reshape(-1, D)), s.update(ref_tracked)
+    probe_obs = torch.randn(T, K * N, D, generator=g)
+    probe_rew = torch.randn(K * N, generator=g)
+    for k, (o, s) in enumerate(singles):
+        cols = slice(k * N, (k + 1) * N)
+        torch.testing.assert_close(obs_norm(probe_obs)[:, cols], o(probe_obs[:, cols]))
+        torch.testing.assert_close(scaler(probe_rew)[cols], s(probe_rew[cols]))
+
+
+# (d) per-agent hyperparameters act per agent ---------------------------------------------------------------------
+def test_an_agent_with_lr_near_zero_does_not_move_while_the_others_do():
+    cfg = BatchedConfig(PPOConfig.for_env("CartPole-v1", **SMALL), seeds=[0, 0, 0], lr=[1e-3, 1e-12, 3e-3])
+    trainer = BatchedTrainer(cfg)
+    before = trainer.net.flat.clone()
+    histories = trainer.run(progress=False)
+    moved = (trainer.net.flat - before).abs().amax(1)
+    assert moved[1] < 1e-9 < 1e-4 < moved[0] < moved[2]
+    assert [h["lr"][0] for h in histories] == [1e-3, 1e-12, 3e-3]
+    assert all(len(h) == cfg.base.num_updates for h in histories)
+
+
+def test_histories_have_every_figure_and_their_own_episodes():
+    cfg = BatchedConfig(PPOConfig.for_env("CartPole-v1", objective="kl_dual", **SMALL), seeds=[0, 1])
+    histories = train_batched(cfg, progress=False)
+    single = train(cfg.agent_config(0), progress=False)
+    for h in histories:
+        assert set(h.updates) == set(single.updates)
+        assert h["env_steps"] == single["env_steps"] == [64.0 * k for k in range(1, 7)]
+        assert h["lr"] == single["lr"]
+        assert len(h.episodes["return"]) > 0 and all(r >= 8 for r in h.episodes["return"])
+        assert h.episodes["env_steps"] == sorted(h.episodes["env_steps"])
+        assert h.episodes["return"] == h.episodes["length"]  # CartPole: +1 per step
+    assert histories[0].episodes != histories[1].episodes
+
+
+def test_gymnasium_backend_runs():
+    cfg = BatchedConfig(PPOConfig.for_env("CartPole-v1", backend="gymnasium", **SMALL), seeds=[0, 1])
+    histories = train_batched(cfg, progress=False)
+    assert all(len(h) == 6 and len(h.episodes["return"]) > 0 for h in histories)
+
+
+def test_short_run_learns():
+    cfg = BatchedConfig(PPOConfig.for_env("CartPole-v1", device="cpu", total_steps=8_192), seeds=[0, 1])
+    histories = train_batched(cfg, progress=False)
+    for h in histories:
+        assert h.mean_return() > 100, h.mean_return()  # a uniform random policy averages about 22
+
+
+def test_training_stops_at_a_non_finite_parameter_naming_the_agent():
+    cfg = BatchedConfig(PPOConfig.for_env("CartPole-v1", **SMALL), seeds=[0, 5])
+    trainer = BatchedTrainer(cfg)
+    with torch.no_grad():
+        trainer.net.flat[1, -1] = float("nan")  # the critic's output bias: actions stay valid, values become NaN
+    with pytest.raises(FloatingPointError, match=r"agent 1 \(seed 5"):
+        trainer.run(progress=False)
+
+
+# (f) bad input ----------------------------------------------------------------------------------------------------
+BAD = [
+    (dict(seeds=[]), "seeds"),
+    (dict(seeds=[0, -1]), r"seeds\[1\]"),
+    (dict(seeds=[0, True]), r"seeds\[1\]"),
+    (dict(seeds=[0, 1], lr=[1e-3]), "lr"),
+    (dict(seeds=[0, 1], lr=[1e-3, -1e-3]), r"agent 1 \(seed 1\): PPOConfig.lr=-0.001"),
+    (dict(seeds=[0, 1], gamma=[0.99, 1.5]), r"agent 1 .*gamma=1.5"),
+    (dict(seeds=[0, 1], clip_eps=[0.2, "0.1"]), r"clip_eps\[1\]"),
+    (dict(seeds=[0], base=PPOConfig(target_kl=0.01, device="cpu")), "target_kl=0.01 is not supported"),
+    (dict(seeds=[0], base={"lr": 1e-3}), "PPOConfig"),
+]
+
+
+@pytest.mark.parametrize("kwargs,match", BAD)
+def test_bad_input_is_refused_before_any_work(kwargs, match):
+    kwargs = dict(kwargs)
+    kwargs.setdefault("base", PPOConfig.for_env("CartPole-v1", **SMALL))
+    with pytest.raises((ValueError, TypeError), match=match):
+        train_batched(BatchedConfig(**kwargs), progress=False)
+
+
+def test_bad_network_input_is_refused():
+    with pytest.raises(ValueError, match="one learning rate per agent"):
+        BatchedAdam(torch.zeros(3, 4), torch.zeros(3, 4), torch.ones(2))
+    net = BatchedActorCritic.from_seeds([0, 1], 4, 2, True)
+    with pytest.raises(IndexError, match="agent index 2"):
+        net.to_single(2)
+    with pytest.raises(ValueError, match="architecture"):
+        BatchedActorCritic.from_singles([net.to_single(0), BatchedActorCritic.from_seeds([0], 4, 3, True).to_single(0)])
+
+
+# (c) full CartPole runs against single-agent runs -----------------------------------------------------------------
+@pytest.mark.slow
+def test_cartpole_agents_solve_like_single_agent_runs():
+    """Every agent of K=4 reaches mean-of-last-20 >= 475 within the single-agent budget, and the steps it takes
+    overlap the single-agent runs' (same seeds and config, ppo_lite.train)."""
+    base = PPOConfig.for_env("CartPole-v1", device="cpu")
+    cfg = BatchedConfig(base, seeds=[0, 1, 2, 3])
+
+    def solved_all(_, histories):
+        return all(h.steps_to_threshold(475) is not None for h in histories)
+
+    batched = [h.steps_to_threshold(475) for h in train_batched(cfg, progress=False, callback=solved_all)]
+    single = [train(cfg.agent_config(k), progress=False, callback=lambda _, h: h.mean_return() >= 475).steps_to_threshold(475)
+              for k in range(cfg.num_agents)]
+    print(f"steps to 475: batched {batched}, single {single}")
+    assert all(s is not None for s in single), single
+    assert all(s is not None and s <= base.total_steps for s in batched), batched
+    assert min(batched) <= max(single) and min(single) <= max(batched)
