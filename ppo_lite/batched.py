@@ -8,7 +8,8 @@ agents at once. Nothing is averaged across agents: agent k is the single-agent :
 Layout. Every per-agent tensor carries a leading agent dimension K:
 
 - parameters: one ``(K, P)`` matrix whose row k is agent k's parameter vector, in
-  ``torch.nn.utils.parameters_to_vector(ActorCritic.parameters())`` order; each layer is a ``(K, out, in)`` view
+  ``torch.nn.utils.parameters_to_vector(ActorCritic.parameters())`` order (``log_std`` first, then the actor and
+  critic layers); each layer is a ``(K, out, in)`` view
   of it. So :meth:`BatchedActorCritic.to_single` / :meth:`~BatchedActorCritic.from_singles` are one row copy, and
   the optimizer and the gradient-norm clip act on the whole matrix at once (a handful of ops per step, however
   many layers and agents);
@@ -192,7 +193,12 @@ class BatchedActorCritic:
         depth = len(self.hidden) + 1
         self.actor_layers = [(self.params[f"actor.{2 * i}.weight"], self.params[f"actor.{2 * i}.bias"]) for i in range(depth)]
         self.critic_layers = [(self.params[f"critic.{2 * i}.weight"], self.params[f"critic.{2 * i}.bias"]) for i in range(depth)]
-        self.log_std = None if discrete else self.params["log_std"].unsqueeze(1)  # (K, 1, act_dim)
+
+    @property
+    def log_std(self) -> Tensor | None:
+        """(K, 1, act_dim). Taken afresh at each use: a view kept from an earlier step would lose its gradient path
+        once the optimizer has changed ``flat`` in place."""
+        return None if self.discrete else self.params["log_std"].unsqueeze(1)
 
     # construction and export ---------------------------------------------------------------------------------
     @classmethod
@@ -268,16 +274,11 @@ class BatchedActorCritic:
 
 
 def _parameter_shapes(obs_dim: int, act_dim: int, discrete: bool, hidden: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-    """ActorCritic's parameter names and shapes, in ``parameters()`` order (actor MLP, critic MLP, log_std)."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    for net, out_dim in (("actor", act_dim), ("critic", 1)):
-        widths = (obs_dim, *hidden, out_dim)
-        for i in range(len(widths) - 1):
-            shapes[f"{net}.{2 * i}.weight"] = (widths[i + 1], widths[i])
-            shapes[f"{net}.{2 * i}.bias"] = (widths[i + 1],)
-    if not discrete:
-        shapes["log_std"] = (act_dim,)
-    return shapes
+    """ActorCritic's parameter names and shapes in ``parameters()`` order (read off a meta-device instance, so no
+    memory is allocated and the global random stream is not touched)."""
+    with torch.device("meta"):
+        template = ActorCritic(obs_dim, act_dim, discrete, hidden, ortho_init=False)
+    return {name: tuple(p.shape) for name, p in template.named_parameters()}
 
 
 def _activation_name(net: ActorCritic) -> str:
