@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(ns: argparse.Namespace) -> int:
+    from . import distributed
     from .trainer import train
 
     for name in ("max_grad_norm", "target_kl"):
@@ -107,8 +108,12 @@ def _train(ns: argparse.Namespace) -> int:
         torch.set_num_threads(ns.threads)
     config = _config_from_args(ns)
     t0 = time.perf_counter()
-    history = train(config, save_path=ns.save, save_every=ns.save_every, resume_from=ns.resume, progress=not ns.no_progress)
+    # Under torchrun each process is one rank of a data-parallel job (ppo_lite.distributed); rank 0 reports.
+    run = distributed.train_from_env if distributed.launched_by_torchrun() else train
+    history = run(config, save_path=ns.save, save_every=ns.save_every, resume_from=ns.resume, progress=not ns.no_progress)
     seconds = time.perf_counter() - t0
+    if not distributed.is_main_process():
+        return 0
     solved = history.steps_to_threshold(475) if config.env_id.startswith("CartPole") else None
     print(
         f"{config.env_id} {config.objective} seed={config.seed}: {history['env_steps'][-1]:.0f} env steps in "
