@@ -111,30 +111,36 @@ def drive(env_id, dtype, sync_every_step, atol, seed=0):
         obs, reward, terminated, truncated, info = ours.step(to_actions(ours, acts))
         assert obs.dtype == torch.float32 and reward.dtype == torch.float32
         assert info["episode_return"].dtype == torch.float32 and info["episode_length"].dtype == torch.int64
-        for i, ref in enumerate(refs):
-            where = f"{env_id} env {i} step {t}"
-            g_obs, g_reward, g_term, g_trunc, _ = ref.step(acts[i])
-            np.testing.assert_allclose(info["final_obs"][i].numpy(), g_obs, rtol=atol, atol=atol, err_msg=where)
-            assert reward[i].item() == pytest.approx(g_reward, rel=atol, abs=atol), where
-            assert (bool(terminated[i]), bool(truncated[i])) == (g_term, g_trunc), where
-            returns[i] += g_reward
-            lengths[i] += 1
-            if g_term or g_trunc:
-                n_terminated[i] += g_term
-                n_truncated[i] += g_trunc
-                assert info["episode_length"][i].item() == lengths[i], where
-                assert info["episode_return"][i].item() == pytest.approx(returns[i], rel=1e-5, abs=1e-4), where
-                returns[i], lengths[i] = 0.0, 0
-                # the returned obs is a fresh reset state: in gymnasium's reset distribution, step counter at 0
-                assert in_reset_distribution(env_id, ours.state[i].double().numpy()), where
-                assert ours.elapsed[i].item() == 0, where
-                assert not torch.equal(obs[i], info["final_obs"][i]), where
-                ref.reset()
-                set_gym_state(ref, ours.state[i])
-                np.testing.assert_allclose(obs[i].numpy(), gym_observation(ref), rtol=atol, atol=atol, err_msg=where)
-            else:
-                assert info["episode_return"][i].item() == 0.0 and info["episode_length"][i].item() == 0, where
-                assert torch.equal(obs[i], info["final_obs"][i]), where
+        results = [ref.step(a) for ref, a in zip(refs, acts)]
+        g_obs = np.stack([r[0] for r in results])
+        g_reward, g_term, g_trunc = (np.array([r[k] for r in results]) for k in (1, 2, 3))
+        where = f"{env_id} step {t}"
+        np.testing.assert_allclose(info["final_obs"].numpy(), g_obs, rtol=atol, atol=atol, err_msg=where)
+        np.testing.assert_allclose(reward.numpy(), g_reward, rtol=atol, atol=atol, err_msg=where)
+        np.testing.assert_array_equal(terminated.numpy(), g_term, err_msg=where)
+        np.testing.assert_array_equal(truncated.numpy(), g_trunc, err_msg=where)
+        done = g_term | g_trunc
+        returns += g_reward
+        lengths += 1
+        np.testing.assert_array_equal(info["episode_length"].numpy(), np.where(done, lengths, 0), err_msg=where)
+        np.testing.assert_allclose(info["episode_return"].numpy(), np.where(done, returns, 0.0), rtol=1e-5, atol=1e-4,
+                                   err_msg=where)
+        # where the episode goes on: obs is final_obs, and the state itself matches too (Acrobot's angle wrapping
+        # is invisible in its cos/sin observation)
+        live = torch.from_numpy(~done)
+        assert torch.equal(obs[live], info["final_obs"][live]), where
+        g_state = np.stack([gym_state(ref) for ref in refs])
+        np.testing.assert_allclose(ours.state[live].double().numpy(), g_state[~done], rtol=atol, atol=atol, err_msg=where)
+        returns[done], lengths[done] = 0.0, 0
+        n_terminated += g_term
+        n_truncated += g_trunc
+        for i in np.flatnonzero(done):  # the returned obs is a fresh reset state, with its step counter at 0
+            assert in_reset_distribution(env_id, ours.state[i].double().numpy()), where
+            assert ours.elapsed[i].item() == 0, where
+            assert not torch.equal(obs[i], info["final_obs"][i]), where
+            refs[i].reset()
+            set_gym_state(refs[i], ours.state[i])
+            np.testing.assert_allclose(obs[i].numpy(), gym_observation(refs[i]), rtol=atol, atol=atol, err_msg=where)
     return n_terminated, n_truncated
 
 
@@ -153,6 +159,68 @@ def test_each_step_matches_gymnasium_float32(env_id):
     n_terminated, n_truncated = drive(env_id, torch.float32, sync_every_step=True, atol=2e-4)
     assert (n_terminated.sum() > 0) == CASES[env_id][2]
     assert n_truncated.sum() > 0
+
+
+# states at the edges of each env's rules, where random and pumping policies rarely go
+EDGE_STATES = {
+    "CartPole-v1": [[2.39, 1.0, 0.0, 0.0], [-2.39, -1.0, 0.01, 0.0], [0.0, 0.0, 0.2, 0.5], [0.1, 0.0, -0.2, -0.5],
+                    [2.3, 0.5, 0.0, 0.0], [0.0, 0.0, 0.2, -0.5]],
+    "Acrobot-v1": [[3.1, -3.1, 12.5, 28.0], [-3.1, 3.1, -12.5, -28.0], [3.0, 0.2, 6.0, -2.0], [0.0, 0.0, 0.0, 0.0]],
+    "MountainCar-v0": [[-1.19, -0.07, 0, 0], [-1.2, 0.0, 0, 0], [0.49, 0.02, 0, 0], [0.59, 0.069, 0, 0]],
+    "MountainCarContinuous-v0": [[-1.19, -0.07, 0, 0], [0.44, 0.02, 0, 0], [0.59, 0.069, 0, 0], [-0.5, 0.0, 0, 0]],
+    "Pendulum-v1": [[7.0, 7.9, 0, 0], [-7.0, -7.9, 0, 0], [np.pi, 0.0, 0, 0], [0.1, -3.0, 0, 0]],
+}
+
+
+def one_step_from(env_id, states, **options):
+    """Every action from every state, one step, ours (float64) vs gymnasium's; returns how many terminated."""
+    probe = TORCH_ENVS[env_id](num_envs=1)
+    if probe.is_discrete:
+        actions = list(range(probe.act_dim))
+    else:
+        actions = [np.array([v], np.float32) for v in (-5.0, -0.7, 0.0, 0.3, 5.0)]
+    rows = [s[: probe.state_dim] for s in states for _ in actions]
+    acts = [a for _ in states for a in actions]
+    ours = TORCH_ENVS[env_id](num_envs=len(rows), dtype=torch.float64, **options)
+    ours.reset(seed=0)
+    ours.state = torch.tensor(rows, dtype=torch.float64)
+    _, reward, terminated, _, info = ours.step(to_actions(ours, acts))
+    ref = gym.make(env_id, disable_env_checker=True, **options)
+    events = 0
+    for i, (row, a) in enumerate(zip(rows, acts)):
+        ref.reset(seed=0)
+        ref.unwrapped.state = np.array(row, dtype=np.float64)
+        g_obs, g_reward, g_term, _, _ = ref.step(a)
+        where = f"{env_id} {options} state {row} action {a}"
+        np.testing.assert_allclose(info["final_obs"][i].numpy(), g_obs, rtol=1e-6, atol=1e-6, err_msg=where)
+        assert reward[i].item() == pytest.approx(g_reward, rel=1e-6, abs=1e-6), where
+        assert bool(terminated[i]) == g_term, where
+        if not g_term:
+            np.testing.assert_allclose(ours.state[i].numpy(), gym_state(ref), rtol=1e-6, atol=1e-6, err_msg=where)
+        events += g_term
+    return events
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_one_step_from_edge_states_matches_gymnasium(env_id):
+    """Walls, speed limits, position/angle terminations, angle wrapping: every action from every edge state."""
+    events = one_step_from(env_id, EDGE_STATES[env_id])
+    assert (events > 0) == CASES[env_id][2]  # the edge states do reach the termination rules
+
+
+@pytest.mark.parametrize(
+    "env_id,options,states",
+    [
+        ("CartPole-v1", {"sutton_barto_reward": True}, EDGE_STATES["CartPole-v1"]),
+        # goal velocity = max speed: terminates only where the clipped speed equals it exactly (>=, not >)
+        ("MountainCar-v0", {"goal_velocity": 0.07}, [[0.45, 0.069], [0.45, 0.05], [0.59, 0.07]]),
+        ("MountainCarContinuous-v0", {"goal_velocity": 0.07}, [[0.40, 0.069], [0.44, 0.05], [0.59, 0.07]]),
+        ("Pendulum-v1", {"g": 9.81}, EDGE_STATES["Pendulum-v1"]),
+    ],
+)
+def test_env_options_match_gymnasium(env_id, options, states):
+    events = one_step_from(env_id, states, **options)
+    assert (events > 0) == (env_id != "Pendulum-v1")
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -251,29 +319,28 @@ def rollout(env, steps, action_seed):
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_same_seed_same_trajectory(env_id):
-    steps = 230  # past every env's time limit or first termination except the 500/999-step ones: autoresets occur
     runs = []
     for seed in (7, 7, 8):
-        env = TORCH_ENVS[env_id](num_envs=16)
+        env = TORCH_ENVS[env_id](num_envs=16, max_episode_steps=40)  # short episodes: autoresets within the run
         env.reset(seed=seed)
-        runs.append(rollout(env, steps, action_seed=0))
+        runs.append(rollout(env, 100, action_seed=0))
     assert torch.equal(runs[0], runs[1])
     assert not torch.equal(runs[0], runs[2])
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_state_dict_round_trip_continues_identically(env_id):
-    env = TORCH_ENVS[env_id](num_envs=16)
+    env = TORCH_ENVS[env_id](num_envs=16, max_episode_steps=40)
     env.reset(seed=3)
-    rollout(env, 150, action_seed=1)
+    rollout(env, 30, action_seed=1)
     buffer = io.BytesIO()
     torch.save(env.state_dict(), buffer)
     buffer.seek(0)
-    restored = TORCH_ENVS[env_id](num_envs=16)
+    restored = TORCH_ENVS[env_id](num_envs=16, max_episode_steps=40)
     restored.load_state_dict(torch.load(buffer, weights_only=True))
-    # long enough to cross time limits and autoresets, so the generator state and counters matter
-    expected = rollout(env, 1000, action_seed=2)
-    assert torch.equal(rollout(restored, 1000, action_seed=2), expected)
+    # across time limits and autoresets, so the step counters and the generator state matter
+    expected = rollout(env, 100, action_seed=2)
+    assert torch.equal(rollout(restored, 100, action_seed=2), expected)
 
 
 def test_episode_statistics_of_always_push_right_cartpole():
