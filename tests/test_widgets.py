@@ -92,3 +92,29 @@ def test_sweep_explorer_shows_the_selected_runs():
 def test_render_png_is_png():
     ex = ClipObjectiveExplorer()
     assert render_png(ex.fig)[:4] == b"\x89PNG"
+
+
+# -- the data behind the sweep explorer (ppo_lite.experiments.clip_eps) -------------------------------------------
+def test_ratio_recorder_leaves_training_unchanged_and_measures_the_update():
+    from ppo_lite import PPOConfig, train
+    from ppo_lite.experiments import clip_eps
+
+    steps = 3 * 256
+    measured = clip_eps.run_one("CartPole-v1", "0.2", seed=3, total_steps=steps)
+    plain = train(PPOConfig.for_env("CartPole-v1", seed=3, clip_eps=0.2, total_steps=steps), progress=False)
+    for key in ("env_steps", "approx_kl", "clip_frac"):
+        assert measured.updates[key] == plain[key]
+    dev, outside = measured.updates["ratio_max_dev"], measured.updates["frac_outside"]
+    assert len(dev) == len(plain) and all(d > 0 for d in dev)
+    assert all((f > 0) == (d > 0.2) for d, f in zip(dev, outside))
+
+
+def test_annealed_eps_and_bad_settings():
+    from ppo_lite.experiments import clip_eps
+
+    assert [clip_eps.annealed_eps(0.2, k, 4) for k in range(4)] == pytest.approx([0.2, 0.15, 0.1, 0.05])
+    assert clip_eps.setting("none")["objective"] == "surrogate"
+    with pytest.raises(ValueError, match="unknown setting"):
+        clip_eps.setting("wide")
+    with pytest.raises(ValueError, match="> 0"):
+        clip_eps.setting("0")

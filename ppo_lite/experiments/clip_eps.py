@@ -283,7 +283,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-progress", action="store_true")
     ns = parser.parse_args(argv)
     for label in ns.labels:
-        setting(label)  # refuse a bad label before any training
+        try:
+            setting(label)  # refuse a bad label before any training
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from None
     if ns.seeds < 1:
         raise SystemExit(f"--seeds must be >= 1, got {ns.seeds}")
     torch.set_num_threads(1)
