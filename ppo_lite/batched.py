@@ -8,9 +8,8 @@ agents at once. Nothing is averaged across agents: agent k is the single-agent :
 Layout. Every per-agent tensor carries a leading agent dimension K:
 
 - parameters: one ``(K, P)`` matrix whose row k is agent k's parameter vector, in
-  ``torch.nn.utils.parameters_to_vector(ActorCritic.parameters())`` order (``log_std`` first, then the actor and
-  critic layers); each layer is a ``(K, out, in)`` view
-  of it. So :meth:`BatchedActorCritic.to_single` / :meth:`~BatchedActorCritic.from_singles` are one row copy, and
+  ``torch.nn.utils.parameters_to_vector(ActorCritic.parameters())`` order (a Gaussian head's ``log_std`` first,
+  then the actor and critic layers); each layer is a ``(K, out, in)`` view of it. So :meth:`BatchedActorCritic.to_single` / :meth:`~BatchedActorCritic.from_singles` are one row copy, and
   the optimizer and the gradient-norm clip act on the whole matrix at once (a handful of ops per step, however
   many layers and agents);
 - a linear layer is a batched matrix product, :math:`h^{(k)}_{out} = h^{(k)}_{in} W^{(k)\top} + b^{(k)}`, as one
@@ -30,7 +29,8 @@ agent exactly its own single-agent gradient.
 
 What is shared, because it fixes the shapes or the loop: ``env_id``, ``num_envs``, ``num_steps``,
 ``update_epochs``, ``num_minibatches``, ``total_steps``, the network, ``objective``, ``device``, ``backend`` and the
-boolean switches (``norm_adv``, ``norm_obs``, ``scale_reward``, ``clip_value``, ``anneal_lr``). Not supported:
+boolean switches (``norm_adv``, ``norm_obs``, ``scale_reward``, ``clip_value``, ``anneal_lr``), and every other
+field of ``base`` (``vf_coef``, ``max_grad_norm``, ``adam_eps``, the KL target and step size, ...). Not supported:
 ``target_kl`` early stopping (agents would stop at different epochs). Random streams: each agent's initial weights
 equal the single-agent Trainer's for its seed exactly; the envs and action sampling of the whole batch draw from
 one stream (seeded from the seed list), so agent k sees other episodes than the single-agent run with its seed,
