@@ -5,8 +5,8 @@
 
 Both sides use PPOConfig.for_env("CartPole-v1") (8 envs x 32 steps, 20 epochs, one minibatch) with the same step
 budget per agent and torch at one thread. Sequential: K runs of ``ppo_lite.train`` with seeds 0..K-1; for K above
-``--seq-runs`` only ``--seq-runs`` of them are timed and the total is extrapolated linearly (K x their mean), which
-the table marks. Prints a markdown table and writes it, with the machine, to bench/results/batched_<device>.md.
+``--seq-runs`` only ``--seq-runs`` of them are timed (half just before the batched run, half just after) and the
+total is extrapolated linearly (K x their mean), which the table marks; the per-run range shows the timing noise. Prints a markdown table and writes it, with the machine, to bench/results/batched_<device>.md.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 8, 64, 256])
     parser.add_argument("--steps", type=int, default=2_560, help="env steps per agent (a multiple of 256 = one rollout)")
-    parser.add_argument("--seq-runs", type=int, default=3, help="sequential runs timed at most; more agents are extrapolated")
+    parser.add_argument("--seq-runs", type=int, default=4, help="sequential runs timed at most; more agents are extrapolated")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -53,11 +53,14 @@ def main() -> None:
     rows = []
     for K in args.ks:
         cfg = BatchedConfig(base, seeds=list(range(K)))
-        batched_s = timed(lambda: train_batched(cfg, progress=False))
         runs = min(K, args.seq_runs)
-        seq_times = [timed(lambda k=k: train(cfg.agent_config(k), progress=False)) for k in range(runs)]
+        # Half the sequential runs just before the batched run and half just after, so that a drift in the
+        # machine's load during this K biases both sides alike.
+        seq_times = [timed(lambda k=k: train(cfg.agent_config(k), progress=False)) for k in range((runs + 1) // 2)]
+        batched_s = timed(lambda: train_batched(cfg, progress=False))
+        seq_times += [timed(lambda k=k: train(cfg.agent_config(k), progress=False)) for k in range((runs + 1) // 2, runs)]
         sequential_s = K * sum(seq_times) / runs
-        rows.append((K, batched_s, sequential_s, runs < K, K * args.steps / batched_s))
+        rows.append((K, batched_s, sequential_s, runs < K, K * args.steps / batched_s, min(seq_times), max(seq_times)))
         print(f"K={K}: batched {batched_s:.1f} s, sequential {sequential_s:.1f} s ({runs} timed)", flush=True)
         write_table(args, base, rows)
 
@@ -78,8 +81,10 @@ def write_table(args: argparse.Namespace, base: PPOConfig, rows: list[tuple]) ->
             for k, v in vars(args).items() if v is not None) + "`",
         "",
     ]
-    table_rows = [[K, f"{b:.1f}", f"{s:.1f}{'*' if extrapolated else ''}", f"{s / b:.2f}x", f"{sps:,.0f}"] for K, b, s, extrapolated, sps in rows]
-    lines.append(markdown_table(["K", "batched s", "sequential s", "speedup", "aggregate env steps/s (batched)"], table_rows))
+    table_rows = [[K, f"{b:.1f}", f"{s:.1f}{'*' if extrapolated else ''}", f"{lo:.1f}-{hi:.1f}", f"{s / b:.2f}x", f"{sps:,.0f}"]
+                  for K, b, s, extrapolated, sps, lo, hi in rows]
+    header = ["K", "batched s", "sequential s", "one sequential run s (min-max)", "speedup", "aggregate env steps/s (batched)"]
+    lines.append(markdown_table(header, table_rows))
     table = "\n".join(lines) + "\n"
     out = args.out or Path(__file__).parent / "results" / f"batched_{args.device}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
