@@ -79,10 +79,8 @@ class CartPole(TorchClassicEnv):
         x_dot = x_dot + self.tau * xacc
         theta = theta + self.tau * theta_dot
         theta_dot = theta_dot + self.tau * thetaacc
-        terminated = (
-            (x < -self.x_threshold) | (x > self.x_threshold)
-            | (theta < -self.theta_threshold_radians) | (theta > self.theta_threshold_radians)
-        )
+        # |x| > c is exactly `x < -c or x > c` (abs is exact), in 3 fewer kernels
+        terminated = (x.abs() > self.x_threshold) | (theta.abs() > self.theta_threshold_radians)
         if self.sutton_barto_reward:  # a Python flag fixed at construction, not a tensor value: no sync
             reward = _bool_reward(terminated, -1.0, 0.0, x)
         else:
