@@ -1,0 +1,110 @@
+"""Figures of notebook 06 (PPO assembled: diagnostics, discrete and continuous tasks, PPO v1 against PPO v2).
+
+``plot_assembled`` draws the data of ``python -m ppo_lite.experiments assembled`` (``figures/assembled.json``);
+``plot_diagnostics`` draws the four diagnostics of a few live runs; :func:`save_key_figures` writes the PNGs.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from ..experiments import FIGURES
+from .nb03 import save_figures
+from ..history import History
+
+COLORS = {"clip": "tab:blue", "kl_adaptive": "tab:green", "kl_dual": "tab:orange"}
+DIAGNOSTICS = (("approx_kl", "approx. KL (nats)"), ("clip_frac", "clip fraction"),
+               ("explained_variance", "explained variance"), ("entropy", "policy entropy (nats)"))
+
+
+def load_results(path: Path | None = None) -> dict[str, Any]:
+    """The committed results (``figures/assembled.json`` by default)."""
+    return json.loads(Path(path or FIGURES / "assembled.json").read_text())
+
+
+def _mean_curve(runs: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    steps = runs[0]["updates"]["env_steps"]
+    out = []
+    for i in range(len(steps)):
+        vals = [r["updates"][key][i] for r in runs if r["updates"][key][i] is not None]
+        out.append(sum(vals) / len(vals) if vals else math.nan)
+    return steps, out
+
+
+def plot_assembled(data: dict[str, Any]) -> Figure:
+    """Rows: tasks. Columns: smoothed return, approximate KL, and the KL coefficient (β or η) — seed means."""
+    envs = data["envs"]
+    fig, axes = plt.subplots(len(envs), 3, figsize=(13, 2.7 * len(envs)), squeeze=False)
+    for row, env_id in zip(axes, envs):
+        for o in data["objectives"]:
+            runs = [r for r in data["runs"] if (r["env_id"], r["objective"]) == (env_id, o)]
+            if not runs:
+                continue
+            for ax, key in zip(row, ("return", "approx_kl", "kl_coef")):
+                if key == "kl_coef" and o == "clip":
+                    continue
+                steps, ys = _mean_curve(runs, key)
+                ax.plot(steps, ys, color=COLORS.get(o), label=o)
+        row[0].set_ylabel(f"{env_id}\nsmoothed return")
+        row[1].set_ylabel("approx. KL (nats)")
+        row[1].set_yscale("log")
+        row[2].set_ylabel(r"$\beta$ or $\eta$ (per nat)")
+        row[2].set_yscale("log")
+        for ax in row:
+            ax.set_xlabel("environment steps")
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=8)
+    axes[0][0].set_title(f"return (mean of {data['seeds']} seeds)")
+    axes[0][1].set_title("KL(π_old‖π_new) after each update")
+    axes[0][2].set_title("PPO v1 penalty coefficient")
+    fig.tight_layout()
+    return fig
+
+
+def plot_diagnostics(histories: Mapping[str, History]) -> Figure:
+    """Return and the four diagnostics against env steps for a few labelled runs (e.g. learning rates)."""
+    fig, axes = plt.subplots(1, 5, figsize=(17, 3.3))
+    for label, h in histories.items():
+        axes[0].plot(h.episodes["env_steps"], h.episodes["return"], ".", ms=2, alpha=0.5, label=label)
+        for ax, (key, _) in zip(axes[1:], DIAGNOSTICS):
+            ax.plot(h["env_steps"], h[key], label=label)
+    axes[0].set_ylabel("episode return")
+    for ax, (key, name) in zip(axes[1:], DIAGNOSTICS):
+        ax.set_ylabel(name)
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("environment steps")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, markerscale=4)
+    fig.tight_layout()
+    return fig
+
+
+LR_DEMO = dict(env_id="CartPole-v1", total_steps=6_144, seed=0, lrs=(1e-3, 3e-2))
+"""The notebook's learning-rate demonstration: same seed, a sane and a far too high learning rate."""
+
+
+def lr_demo() -> dict[str, History]:
+    """Train the notebook's learning-rate demonstration (about 10 s per run on an idle core)."""
+    from ..config import PPOConfig
+    from ..trainer import train
+
+    out = {}
+    for lr in LR_DEMO["lrs"]:
+        cfg = PPOConfig.for_env(LR_DEMO["env_id"], seed=LR_DEMO["seed"], total_steps=LR_DEMO["total_steps"], lr=lr,
+                                anneal_lr=False, device="cpu")
+        out[f"lr={lr:g}"] = train(cfg, progress=False)
+    return out
+
+
+def save_key_figures(outdir: Path) -> list[Path]:
+    """Write the notebook's figures as ``nb06_*.png`` in ``outdir`` (the lr demonstration is retrained)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    figs = {"nb06_assembled": plot_assembled(load_results()), "nb06_lr_diagnostics": plot_diagnostics(lr_demo())}
+    return save_figures({f"{name}.png": fig for name, fig in figs.items()}, outdir)
