@@ -295,12 +295,12 @@ class Trainer:
         finite = torch.stack([torch.isfinite(rollout.raw_obs).all(), torch.isfinite(rollout.rewards).all()]).float()
         finite = self.comm.all_reduce_min(finite)  # every process stops together
         figures["finite_obs"], figures["finite_rewards"] = finite[0], finite[1]
+        figures["finite_params"] = torch.stack([torch.isfinite(p).all() for p in self.agent.parameters()]).all()
         figures["kl_coef"] = self.controller.coef if self.controller is not None else torch.tensor(float("nan"))
         names = list(figures)
         values = torch.stack([torch.as_tensor(figures[n], dtype=torch.float32).to(self.device).reshape(()) for n in names]).cpu().tolist()
         host = dict(zip(names, values))
-        params_finite = all(bool(torch.isfinite(p).all()) for p in self.agent.parameters())
-        _check_finite(k, host, params_finite)
+        _check_finite(k, host, host.pop("finite_params") == 1.0)
         del host["finite_obs"], host["finite_rewards"]
 
         dones = rollout.dones
