@@ -52,7 +52,7 @@ def plot_ablation(data: dict[str, Any], metric: str = "final_return") -> Figure:
         ax.set_xlabel(f"{what}\n{UNITS.get(env_id, 'return')}")
         ax.set_title(f"{env_id}, {data['steps'][env_id]:,} env steps, {data['seeds']} seeds, 95% t-intervals", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
