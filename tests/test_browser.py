@@ -96,12 +96,12 @@ class Lab:
     """A JupyterLab server started by the course launcher on a copy of the notebooks, and what it left behind."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.tmp = tmp_path
         self.root = tmp_path / "notebooks"
         self.root.mkdir()
         for name in (FIRST_NOTEBOOK, NOTEBOOK):
             shutil.copy2(NOTEBOOKS / name, self.root / name)
         self.runtime_dir = tmp_path / "jupyter-runtime"  # kernels' connection files
+        self.profile_dir = tmp_path / "chromium-profile"  # the browser's fresh --user-data-dir
         self.port = _free_port()
         self.token = secrets.token_hex(24)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -152,10 +152,11 @@ class Lab:
         pytest.fail(f"JupyterLab did not answer /api/status within {SERVER_START_S} s:\n{self.log_tail()}")
 
     def processes(self) -> dict[int, str]:
-        """Live processes of the server's group, and any whose command line names this test's tmp folder: the
-        server (--notebooks), its kernels (connection files in the runtime dir), Chromium (its profile)."""
+        """Live processes of the server's group, kernels (their connection files lie in this test's runtime dir)
+        and this test's Chromium (its profile folder): what this test started, and nothing else."""
+        markers = (f"{self.runtime_dir}{os.sep}", f"--user-data-dir={self.profile_dir}")
         return {pid: cmd for pid, (pgrp, cmd) in _processes().items() if pid != os.getpid()
-                and (pgrp == self.proc.pid or pid in self.kernel_pids or str(self.tmp) in cmd)}
+                and (pgrp == self.proc.pid or pid in self.kernel_pids or any(m in cmd for m in markers))}
 
     def shutdown(self) -> None:
         """Kernels first (through the API), then the server's process group: SIGTERM, wait, SIGKILL if needed."""
@@ -302,7 +303,7 @@ def test_clip_slider_redraws_in_jupyterlab(chromium, lab, tmp_path):
     console: list[str] = []
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
+            str(lab.profile_dir), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 900})
         try:
             page = context.pages[0] if context.pages else context.new_page()
@@ -414,8 +415,9 @@ def test_clip_slider_redraws_in_jupyterlab(chromium, lab, tmp_path):
             assert not errors, f"cells show errors after moving the sliders:\n" + "\n---\n".join(errors)
             widget_console = [m for m in console if "widget" in m.lower() or "model" in m.lower()]
             assert not widget_console, f"the browser console reports widget errors: {widget_console}"
-            # The kernel that ran the notebook is one this test sees, so "nothing left behind" below means something.
-            assert any("ipykernel" in cmd for cmd in lab.processes().values()), "no kernel process found"
+            # The kernel and the browser are processes this test sees, so "nothing left behind" means something.
+            ours = lab.processes().values()
+            assert any("ipykernel" in cmd for cmd in ours) and any("chromium" in cmd for cmd in ours), list(ours)
         finally:
             context.close()
 
