@@ -106,7 +106,9 @@ class ActorCritic(nn.Module):
         """:math:`\\log\\pi_\\theta(a|s)` and :math:`\\mathcal H[\\pi_\\theta(\\cdot|s)]` for stored actions."""
         out = self.actor(obs)
         if self.discrete:
-            return categorical_log_prob(out, actions), categorical_entropy(out)
+            log_probs = torch.log_softmax(out, dim=-1)  # shared by both terms: one softmax per forward
+            logp = log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+            return logp, -(log_probs.exp() * log_probs).sum(-1)
         log_std = self.log_std.expand_as(out)
         return gaussian_log_prob(out, log_std, actions), gaussian_entropy(log_std)
 
