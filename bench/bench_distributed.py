@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_model  # noqa: E402  (bench/common.py)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "distributed_cpu.md"
@@ -33,16 +35,6 @@ NETS = [
     ("Pendulum 64-64", 3, 1, False, (64, 64)),
     ("HalfCheetah-size 256-256", 17, 6, False, (256, 256)),
 ]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def count_params(obs_dim: int, act_dim: int, discrete: bool, hidden: tuple[int, ...]) -> int:

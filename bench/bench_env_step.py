@@ -25,20 +25,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppo_lite.envs.classic import TORCH_ENVS  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_model  # noqa: E402  (bench/common.py)
 
 SIZES = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
 TARGET_STEPS = 1_000_000  # env steps per timing on our side (fewer steps at large N), ...
 GYM_TARGET_STEPS = 20_000  # ... and on gymnasium's, whose steps cost ~100x more
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def clock(device: torch.device) -> float:

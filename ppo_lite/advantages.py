@@ -55,7 +55,7 @@ def reward_to_go(rewards: Tensor, gamma: float = 1.0) -> Tensor:
     return discounted_returns(rewards[:, None], dones[:, None], gamma)[:, 0]
 
 
-def td_residuals(rewards: Tensor, values: Tensor, next_values: Tensor, terminated: Tensor, gamma: float) -> Tensor:
+def td_residuals(rewards: Tensor, values: Tensor, next_values: Tensor, terminated: Tensor, gamma: float | Tensor) -> Tensor:
     r"""One-step TD residuals.
 
     .. math:: \delta_t = r_t + \gamma (1 - \text{term}_t) V(s'_{t+1}) - V(s_t)
@@ -68,14 +68,21 @@ def td_residuals(rewards: Tensor, values: Tensor, next_values: Tensor, terminate
     return rewards + gamma * not_term * next_values - values
 
 
+def _check_unit_interval(name: str, x: float | Tensor) -> None:
+    """Refuse a discount or λ outside [0, 1] (a float, or a tensor of per-env values)."""
+    bad = bool(((x < 0) | (x > 1)).any()) if isinstance(x, Tensor) else not 0.0 <= x <= 1.0
+    if bad:
+        raise ValueError(f"{name} must lie in [0, 1], got {name}={x}")
+
+
 def gae(
     rewards: Tensor,
     values: Tensor,
     next_values: Tensor,
     terminated: Tensor,
     truncated: Tensor,
-    gamma: float,
-    lam: float,
+    gamma: float | Tensor,
+    lam: float | Tensor,
 ) -> Tensor:
     r"""Generalized advantage estimation, GAE(γ, λ) (Schulman et al. 2016), notebook 02.
 
@@ -85,9 +92,10 @@ def gae(
     with :math:`\delta_t` from :func:`td_residuals` and :math:`\text{done}_t = \text{term}_t \lor \text{trunc}_t`.
     Equivalently :math:`\hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l}` within an episode.
     λ = 0 gives :math:`\delta_t`; λ = 1 gives the discounted return (bootstrapped at the end) minus :math:`V(s_t)`.
+    ``gamma`` and ``lam`` are numbers, or (N,) tensors of per-env values (K agents batched as one, :mod:`ppo_lite.batched`).
     """
-    if not (0.0 <= gamma <= 1.0) or not (0.0 <= lam <= 1.0):
-        raise ValueError(f"gamma and lam must lie in [0, 1], got gamma={gamma}, lam={lam}")
+    _check_unit_interval("gamma", gamma)
+    _check_unit_interval("lam", lam)
     deltas = td_residuals(rewards, values, next_values, terminated, gamma)
     _check_shapes(deltas=deltas, truncated=truncated)
     # Precompute the per-step decay so the backward loop is one multiply-add per step.

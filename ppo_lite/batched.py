@@ -50,7 +50,7 @@ from torch import Tensor
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from . import objectives
-from .advantages import gae, td_residuals
+from .advantages import gae
 from .config import PPOConfig
 from .envs import VecEnv, make_env
 from .history import History
@@ -396,28 +396,15 @@ def per_agent_gae(
     r"""GAE(γ_k, λ_k) on (T, K·N) tensors, agent k owning columns ``[kN, (k+1)N)``.
 
     :math:`\hat A_t = \delta_t + \gamma_k\lambda_k (1 - \text{done}_t) \hat A_{t+1}` with
-    :math:`\delta_t = r_t + \gamma_k (1-\text{term}_t) V(s'_{t+1}) - V(s_t)` (notebook 02). When every agent has the
-    same γ and λ this is :func:`ppo_lite.advantages.gae` itself; otherwise the same recursion with a γλ per column
-    (``gae`` takes one Python γ and λ).
+    :math:`\delta_t = r_t + \gamma_k (1-\text{term}_t) V(s'_{t+1}) - V(s_t)` (notebook 02): :func:`ppo_lite.advantages.gae`
+    with a γ and λ per column (plain numbers when all agents share them).
     """
     if len(set(gammas)) == 1 and len(set(lambdas)) == 1:
         return gae(rewards, values, next_values, terminated, truncated, gammas[0], lambdas[0])
-    for name, vals in (("gamma", gammas), ("lambda", lambdas)):
-        bad = [v for v in vals if not 0.0 <= v <= 1.0]
-        if bad:
-            raise ValueError(f"per_agent_gae: every {name} must lie in [0, 1], got {bad[0]}")
     n = rewards.shape[1] // len(gammas)
     gamma = torch.tensor(gammas, dtype=rewards.dtype, device=rewards.device).repeat_interleave(n)
     lam = torch.tensor(lambdas, dtype=rewards.dtype, device=rewards.device).repeat_interleave(n)
-    deltas = td_residuals(rewards, values, next_values, terminated, gamma)
-    done = torch.logical_or(terminated.bool(), truncated.bool())
-    decay = gamma * lam * (~done).to(rewards.dtype)
-    advantages = torch.empty_like(deltas)
-    running = torch.zeros_like(deltas[0])
-    for t in range(deltas.shape[0] - 1, -1, -1):
-        running = deltas[t] + decay[t] * running
-        advantages[t] = running
-    return advantages
+    return gae(rewards, values, next_values, terminated, truncated, gamma, lam)
 
 
 # -- the update --------------------------------------------------------------------------------------------------
