@@ -7,18 +7,9 @@ from pathlib import Path
 
 import torch
 
+from ppo_lite.experiments import cpu_name as cpu_model  # noqa: F401  (one CPU-name reader for the library and bench/)
+
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine() -> str:

@@ -36,6 +36,17 @@ class History:
         returns = self.episodes["return"][-last:]
         return sum(returns) / len(returns) if returns else float("nan")
 
+    def smoothed_returns(self, last: int = 20) -> list[float]:
+        """Per update: mean return of the last ``last`` episodes completed by then (nan before the first one)."""
+        steps, returns = self.episodes["env_steps"], self.episodes["return"]
+        out, j = [], 0
+        for s in self.updates.get("env_steps", []):
+            while j < len(steps) and steps[j] <= s:
+                j += 1
+            window = returns[max(0, j - last):j]
+            out.append(sum(window) / len(window) if window else float("nan"))
+        return out
+
     def steps_to_threshold(self, threshold: float, last: int = 20) -> float | None:
         """Env steps at which the mean of the last ``last`` episodes first reached ``threshold`` (None if never)."""
         returns, steps = self.episodes["return"], self.episodes["env_steps"]

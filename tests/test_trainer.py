@@ -164,3 +164,16 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     ckpt = load_checkpoint(path)
     assert ckpt["counters"]["update"] == 4
     assert all(torch.isfinite(v).all() for v in ckpt["agent"].values())
+
+
+def test_history_smoothed_returns_and_steps_to_threshold():
+    from ppo_lite.history import History
+
+    h = History()
+    for k, (steps, rets) in enumerate([([], []), ([150.0, 180.0], [10.0, 30.0]), ([250.0], [50.0])], start=1):
+        h.log_episodes(steps, rets, [1.0] * len(rets))
+        h.log_update(env_steps=100.0 * k)
+    smoothed = h.smoothed_returns(last=2)
+    assert smoothed[0] != smoothed[0]  # nan before the first episode
+    assert smoothed[1:] == [20.0, 40.0]
+    assert h.steps_to_threshold(40.0, last=2) == 250.0 and h.steps_to_threshold(41.0, last=2) is None

@@ -36,7 +36,7 @@ def write_results(name: str, data: dict[str, Any], seconds: float, command: str)
         "command": command,
         "wall_seconds": round(seconds, 1),
         "date": time.strftime("%Y-%m-%d"),
-        "machine": _cpu_name(),
+        "machine": cpu_name(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -45,7 +45,8 @@ def write_results(name: str, data: dict[str, Any], seconds: float, command: str)
     return path
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
@@ -53,3 +54,6 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+_cpu_name = cpu_name  # the name notebook 00 imports

@@ -102,14 +102,7 @@ def annealed_eps(eps0: float, update: int, num_updates: int) -> float:
 
 def smoothed_return(history: History, last: int = 20) -> list[float]:
     """Per update: mean return of the last ``last`` episodes completed by then (nan before the first one)."""
-    steps, returns = history.episodes["env_steps"], history.episodes["return"]
-    out, j = [], 0
-    for s in history["env_steps"]:
-        while j < len(steps) and steps[j] <= s:
-            j += 1
-        window = returns[max(0, j - last):j]
-        out.append(sum(window) / len(window) if window else float("nan"))
-    return out
+    return history.smoothed_returns(last)
 
 
 @dataclass
