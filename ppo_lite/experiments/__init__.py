@@ -26,12 +26,14 @@ def run(name: str, argv: list[str]) -> int:
     return importlib.import_module(f"{__name__}.{name}").main(argv)
 
 
-def write_results(name: str, data: dict[str, Any], seconds: float, command: str) -> Path:
-    """Write ``figures/<name>.json`` with the data plus provenance (command, wall time, machine, versions)."""
+def write_results(name: str, data: dict[str, Any], seconds: float, command: str, outdir: str | Path | None = None) -> Path:
+    """Write ``<outdir>/<name>.json`` (``figures/`` by default) with the data plus provenance (command, wall time,
+    machine, versions)."""
     import torch
 
-    FIGURES.mkdir(exist_ok=True)
-    path = FIGURES / f"{name}.json"
+    outdir = FIGURES if outdir is None else Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / f"{name}.json"
     meta = {
         "command": command,
         "wall_seconds": round(seconds, 1),

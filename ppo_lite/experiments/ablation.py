@@ -34,6 +34,7 @@ import torch
 
 from ..config import PPOConfig
 from ..history import History
+from . import write_results
 
 DETAILS = (
     "norm_adv", "clip_value", "norm_obs", "scale_reward", "ortho_init",
@@ -331,20 +332,6 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_results_to(outdir: str | Path | None, name: str, data: dict[str, Any], seconds: float, command: str) -> Path:
-    """:func:`ppo_lite.experiments.write_results` (data plus provenance), under ``outdir`` (``None``: ``figures/``)."""
-    import ppo_lite.experiments as experiments
-
-    if outdir is None:
-        return experiments.write_results(name, data, seconds, command)
-    saved = experiments.FIGURES
-    experiments.FIGURES = Path(outdir)  # write_results writes under the package's FIGURES
-    try:
-        return experiments.write_results(name, data, seconds, command)
-    finally:
-        experiments.FIGURES = saved
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=list(TASKS), help=f"among {tuple(TASKS)}")
@@ -405,7 +392,7 @@ def main(argv: list[str]) -> int:
         "effects": {"final_return": effects(runs, "final_return"), "auc": effects(runs, "auc")}, "runs": runs,
     }
     command = f"{COMMAND} {' '.join(argv)}".strip()
-    path = write_results_to(ns.outdir, ns.name, data, seconds, command)
+    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir)
     from ..plots.nb07 import plot_ablation
 
     fig = plot_ablation(json.loads(path.read_text()))

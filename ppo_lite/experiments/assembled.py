@@ -26,6 +26,7 @@ import torch
 
 from ..config import PPOConfig
 from ..history import History
+from . import write_results
 
 OBJECTIVES = ("clip", "kl_adaptive", "kl_dual")
 TASKS: dict[str, dict[str, Any]] = {
@@ -189,9 +190,7 @@ def main(argv: list[str]) -> int:
             "configs": {e: {k: v for k, v in task_config(e, "clip").to_dict().items() if k != "extra"} for e in ns.envs},
             "summary": rows, "runs": runs}
     command = f"{COMMAND} {' '.join(argv)}".strip()
-    from .ablation import write_results_to
-
-    path = write_results_to(ns.outdir, ns.name, data, seconds, command)
+    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir)
     from ..plots.nb06 import plot_assembled
 
     fig = plot_assembled(json.loads(path.read_text()))
