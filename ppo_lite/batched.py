@@ -266,11 +266,22 @@ class BatchedActorCritic:
     evaluate = ActorCritic.evaluate
 
     @torch.no_grad()
+    def sample(self, obs: Tensor, generator: torch.Generator | None = None, deterministic: bool = False) -> tuple[Tensor, Tensor]:
+        """Flat ``(K·N, obs_dim)`` env observations -> flat (action, log-prob), sampled as ActorCritic.sample does."""
+        per_agent = obs.reshape(self.num_agents, -1, obs.shape[-1])
+        actions, logp = ActorCritic.sample(self, per_agent, generator, deterministic)
+        return actions.flatten(0, 1), logp.reshape(-1)
+
+    @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None, deterministic: bool = False) -> tuple[Tensor, Tensor, Tensor]:
         """Flat ``(K·N, obs_dim)`` env observations -> flat (action, log-prob, value), sampled as ActorCritic.act does."""
-        per_agent = obs.reshape(self.num_agents, -1, obs.shape[-1])
-        actions, logp, value = ActorCritic.act(self, per_agent, generator, deterministic)
-        return actions.flatten(0, 1), logp.reshape(-1), value.reshape(-1)
+        actions, logp = self.sample(obs, generator, deterministic)
+        return actions, logp, self.value(obs.reshape(self.num_agents, -1, obs.shape[-1])).reshape(-1)
+
+    @torch.no_grad()
+    def rollout_values(self, obs: Tensor) -> Tensor:
+        """:math:`V(s)` for a ``(T, K·N, obs_dim)`` rollout -> ``(T, K·N)``: each agent's critic on its own envs."""
+        return _time_major(self.value(_agent_major(obs, self.num_agents)), obs.shape[0])
 
 
 def _parameter_shapes(obs_dim: int, act_dim: int, discrete: bool, hidden: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
@@ -560,7 +571,7 @@ class BatchedTrainer:
         T = rollout.rewards.shape[0]
         K = self.config.num_agents
         with torch.no_grad():
-            next_values = _time_major(self.net.value(_agent_major(rollout.next_obs, K)), T)
+            next_values = self.net.rollout_values(rollout.next_obs)
         adv = per_agent_gae(
             rollout.rewards, rollout.values, next_values, rollout.terminated, rollout.truncated,
             self.config.values("gamma"), self.config.values("gae_lambda"),

@@ -102,6 +102,11 @@ class ActorCritic(nn.Module):
     def value(self, obs: Tensor) -> Tensor:
         return self.critic(obs).squeeze(-1)
 
+    @torch.no_grad()
+    def rollout_values(self, obs: Tensor) -> Tensor:
+        """:math:`V(s)` for a whole ``(T, N, obs_dim)`` rollout in one batched pass -> ``(T, N)``."""
+        return self.value(obs.reshape(-1, obs.shape[-1])).reshape(obs.shape[:-1])
+
     def log_prob_entropy(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """:math:`\\log\\pi_\\theta(a|s)` and :math:`\\mathcal H[\\pi_\\theta(\\cdot|s)]` for stored actions."""
         out = self.actor(obs)
@@ -118,8 +123,8 @@ class ActorCritic(nn.Module):
         return logp, entropy, self.value(obs)
 
     @torch.no_grad()
-    def act(self, obs: Tensor, generator: torch.Generator | None = None, deterministic: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-        """Sample :math:`a \\sim \\pi_\\theta(\\cdot|s)`; return (action, log-prob, value).
+    def sample(self, obs: Tensor, generator: torch.Generator | None = None, deterministic: bool = False) -> tuple[Tensor, Tensor]:
+        """Sample :math:`a \\sim \\pi_\\theta(\\cdot|s)`; return (action, log-prob). The critic is not run.
 
         Discrete sampling uses the Gumbel-max trick, :math:`a = \\arg\\max_b (z_b + g_b)` with
         :math:`g = -\\log(-\\log U)`: one fused tensor expression, no host sync, seeded by ``generator``.
@@ -132,13 +137,17 @@ class ActorCritic(nn.Module):
             else:
                 u = torch.rand(out.shape, generator=generator, device=out.device, dtype=out.dtype)
                 actions = (out - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)
-            logp = categorical_log_prob(out, actions)
+            return actions, categorical_log_prob(out, actions)
+        log_std = self.log_std.expand_as(out)
+        if deterministic:
+            actions = out
         else:
-            log_std = self.log_std.expand_as(out)
-            if deterministic:
-                actions = out
-            else:
-                noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
-                actions = out + noise * torch.exp(log_std)
-            logp = gaussian_log_prob(out, log_std, actions)
+            noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+            actions = out + noise * torch.exp(log_std)
+        return actions, gaussian_log_prob(out, log_std, actions)
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, generator: torch.Generator | None = None, deterministic: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`sample` and the value: (action, log-prob, :math:`V(s)`)."""
+        actions, logp = self.sample(obs, generator, deterministic)
         return actions, logp, self.value(obs)

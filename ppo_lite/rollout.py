@@ -59,9 +59,8 @@ def collect_rollout(
     next_raw = torch.empty(T, N, D, device=dev)
     actions = torch.empty((T, N) if env.is_discrete else (T, N, env.act_dim), dtype=torch.int64 if env.is_discrete else torch.float32, device=dev)
     logp = torch.empty(T, N, device=dev)
-    values = torch.empty(T, N, device=dev)
     rewards = torch.empty(T, N, device=dev)
-    tracked = torch.empty(T, N, device=dev)
+    tracked = torch.zeros(T, N, device=dev)  # stays 0 when reward scaling is off
     terminated = torch.empty(T, N, dtype=torch.bool, device=dev)
     truncated = torch.empty(T, N, dtype=torch.bool, device=dev)
     ep_ret = torch.empty(T, N, device=dev)
@@ -73,7 +72,7 @@ def collect_rollout(
 
     for t in range(T):
         obs_n = obs_norm(obs)
-        action, logp[t], values[t] = agent.act(obs_n, generator)
+        action, logp[t] = agent.sample(obs_n, generator)
         actions[t] = action
         # Store the raw Gaussian sample; clip only what the env sees (tianshou #312, CleanRL #240).
         env_action = action if env.is_discrete else torch.clamp(action, low, high)
@@ -81,12 +80,15 @@ def collect_rollout(
         buf_obs[t] = obs_n
         raw_obs[t] = obs
         next_raw[t] = info["final_obs"]
-        tracked[t] = reward_scaler.track(reward, term | trunc)
+        if reward_scaler.enabled:  # a switch fixed for the run, not a tensor value: no sync
+            tracked[t] = reward_scaler.track(reward, term | trunc)
         rewards[t] = reward_scaler(reward)
         terminated[t], truncated[t] = term, trunc
         ep_ret[t], ep_len[t] = info["episode_return"], info["episode_length"]
         obs = next_obs
 
+    # The critic does not choose actions, so V(s_t) waits for the end: one batched pass instead of one per step.
+    values = agent.rollout_values(buf_obs)
     rollout = Rollout(
         obs=buf_obs, actions=actions, logp=logp, values=values, rewards=rewards,
         terminated=terminated, truncated=truncated, next_obs=obs_norm(next_raw), raw_obs=raw_obs,
@@ -102,7 +104,6 @@ def compute_advantages(rollout: Rollout, agent: ActorCritic, gamma: float, lam: 
     ``next_values[t] = V(s'_{t+1})`` is computed in one batched pass over the true next observations, so a
     truncated step bootstraps from its final observation and the last step bootstraps the unfinished rollout.
     """
-    T, N = rollout.rewards.shape
-    next_values = agent.value(rollout.next_obs.reshape(T * N, -1)).reshape(T, N)
+    next_values = agent.rollout_values(rollout.next_obs)
     adv = gae(rollout.rewards, rollout.values, next_values, rollout.terminated, rollout.truncated, gamma, lam)
     return adv, lambda_returns(adv, rollout.values)

@@ -34,10 +34,14 @@ from .envs import VecEnv, make_env
 from .history import History
 from .kl import AdaptiveBeta, DualDescent, kl_k3, make_kl_controller
 from .normalize import ObsNormalizer, RewardScaler
+from .optim import FlatAdam
 from .policies import ActorCritic
 from .rollout import Rollout, collect_rollout, compute_advantages
 
 __all__ = ["train", "Trainer", "resolve_device", "update", "policy_loss"]
+
+UPDATE_STATS = ("policy_loss", "value_loss", "entropy", "clip_frac", "grad_norm")
+"""The per-gradient-step figures :func:`update` averages over an update."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -83,21 +87,9 @@ def global_mean(x: Tensor, comm: LocalComm | None) -> Tensor:
     return (sums[0] / sums[1]).to(x.dtype)
 
 
-def clip_grad_norm(params, max_norm: float) -> Tensor:
-    r"""Scale all gradients by :math:`\min(1, c / (\lVert g \rVert_2 + 10^{-6}))`; return the global norm :math:`\lVert g \rVert_2`.
-
-    The same operations as ``torch.nn.utils.clip_grad_norm_`` (bitwise-identical results), without its
-    per-call grouping by device and dtype: half its cost per gradient step on a small CPU network.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-    torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
-    return total
-
-
 def update(
     agent: ActorCritic,
-    optimizer: torch.optim.Optimizer,
+    optimizer: FlatAdam,
     batch: dict[str, Tensor],
     config: PPOConfig,
     generator: torch.Generator,
@@ -113,40 +105,43 @@ def update(
     B = batch["obs"].shape[0]
     mb = B // config.num_minibatches
     dev = batch["obs"].device
-    sums = {k: torch.zeros((), device=dev) for k in ("policy_loss", "value_loss", "entropy", "clip_frac", "grad_norm")}
+    # One minibatch is the whole batch, the same at every epoch: normalize its advantages once and skip the
+    # shuffle (a mean does not depend on the order). Saves ~10 ops per gradient step (CartPole's defaults).
+    whole_batch = config.num_minibatches == 1
+    if whole_batch and config.norm_adv:
+        batch = dict(batch, advantages=normalize_advantages(batch["advantages"], comm))
+    sums = torch.zeros(len(UPDATE_STATS), device=dev)
     steps = 0
     epochs_done = 0
     value_clip = config.value_clip_eps if config.clip_value else None
     for epoch in range(config.update_epochs):
-        perm = torch.randperm(B, generator=generator, device=generator.device).to(dev)
+        perm = None if whole_batch else torch.randperm(B, generator=generator, device=generator.device).to(dev)
         for start in range(0, B, mb):
-            idx = perm[start:start + mb]
-            logp, entropy, value = agent.evaluate(batch["obs"][idx], batch["actions"][idx])
-            adv = batch["advantages"][idx]
-            if config.norm_adv:
+            minibatch = batch if whole_batch else {k: v[perm[start:start + mb]] for k, v in batch.items()}
+            logp, entropy, value = agent.evaluate(minibatch["obs"], minibatch["actions"])
+            adv = minibatch["advantages"]
+            if config.norm_adv and not whole_batch:
                 adv = normalize_advantages(adv, comm)
-            logp_old = batch["logp"][idx]
+            logp_old = minibatch["logp"]
             pi_loss = policy_loss(config.objective, logp, logp_old, adv, config.clip_eps, kl_coef)
-            v_loss = objectives.value_loss(value, batch["returns"][idx], batch["values"][idx], value_clip)
+            v_loss = objectives.value_loss(value, minibatch["returns"], minibatch["values"], value_clip)
             ent = objectives.entropy_bonus(entropy)
-            loss = pi_loss + config.vf_coef * v_loss - config.ent_coef * ent
+            loss = pi_loss + config.vf_coef * v_loss
+            if config.ent_coef != 0:  # with c_H = 0 the entropy stays out of the backward pass: same gradient, fewer ops
+                loss = loss - config.ent_coef * ent
 
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             comm.sync_gradients(agent.parameters())
             if config.max_grad_norm is not None:
-                grad_norm = clip_grad_norm(agent.parameters(), config.max_grad_norm)
+                grad_norm = optimizer.clip_grad_norm(config.max_grad_norm)
             else:
                 grad_norm = torch.zeros((), device=dev)
             optimizer.step()
 
             with torch.no_grad():
-                r = torch.exp(logp - logp_old)
-                sums["policy_loss"] += pi_loss.detach()
-                sums["value_loss"] += v_loss.detach()
-                sums["entropy"] += ent.detach()
-                sums["clip_frac"] += objectives.clip_fraction(r, config.clip_eps)
-                sums["grad_norm"] += grad_norm.detach()
+                clip_frac = objectives.clip_fraction(torch.exp(logp - logp_old), config.clip_eps)
+                sums += torch.stack([pi_loss, v_loss, ent, clip_frac, grad_norm])  # order of UPDATE_STATS
             steps += 1
         epochs_done += 1
         if config.target_kl is not None:
@@ -154,7 +149,7 @@ def update(
             # One host read per epoch; only when target_kl is set.
             if global_mean(kl_k3(logp.detach(), logp_old), comm).item() > config.target_kl:
                 break
-    out = {k: v / steps for k, v in sums.items()}
+    out = dict(zip(UPDATE_STATS, (sums / steps).unbind()))
     out["epochs"] = torch.tensor(float(epochs_done))
     return out
 
@@ -193,7 +188,7 @@ class Trainer:
             self.env.obs_dim, self.env.act_dim, self.env.is_discrete, config.hidden, config.activation,
             config.ortho_init, config.log_std_init,
         ).to(self.device)
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.lr, eps=config.adam_eps, **_fast_adam(self.device))
+        self.optimizer = FlatAdam(self.agent, lr=config.lr, eps=config.adam_eps)
         self.comm.broadcast_module(self.agent)
         self.generator = torch.Generator(device=self.device).manual_seed(self.rank_seed)
         self.obs_norm = ObsNormalizer(self.env.obs_dim, config.norm_obs, device=self.device)
@@ -281,8 +276,7 @@ class Trainer:
         cfg = self.config
         k = self.counters.update
         lr = cfg.lr * (1.0 - k / cfg.num_updates) if cfg.anneal_lr else cfg.lr
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.lr = lr
 
         rollout, self.obs = collect_rollout(
             self.env, self.agent, self.obs, cfg.num_steps, self.obs_norm, self.reward_scaler, self.generator
@@ -307,7 +301,7 @@ class Trainer:
         finite = torch.stack([torch.isfinite(rollout.raw_obs).all(), torch.isfinite(rollout.rewards).all()]).float()
         finite = self.comm.all_reduce_min(finite)  # every process stops together
         figures["finite_obs"], figures["finite_rewards"] = finite[0], finite[1]
-        figures["finite_params"] = torch.stack([torch.isfinite(p).all() for p in self.agent.parameters()]).all()
+        figures["finite_params"] = torch.isfinite(self.optimizer.params).all()  # every parameter, in one flat buffer
         figures["kl_coef"] = self.controller.coef if self.controller is not None else torch.tensor(float("nan"))
         names = list(figures)
         values = torch.stack([torch.as_tensor(figures[n], dtype=torch.float32).to(self.device).reshape(()) for n in names]).cpu().tolist()
@@ -402,11 +396,6 @@ def _check_compatible(config: PPOConfig, saved: PPOConfig, path) -> None:
                 f"checkpoint {str(path)!r} was made for {name}={getattr(saved, name)!r}, "
                 f"but this run has {name}={getattr(config, name)!r}"
             )
-
-
-def _fast_adam(device: torch.device) -> dict[str, bool]:
-    # fused Adam does the whole parameter update in one kernel: about 20% faster per step on this CPU.
-    return {"fused": True} if device.type in ("cpu", "cuda") else {}
 
 
 def _supported(config: PPOConfig, kwargs: dict[str, Any]) -> dict[str, Any]:

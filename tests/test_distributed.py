@@ -20,6 +20,7 @@ import torch
 from ppo_lite import PPOConfig
 from ppo_lite.comm import LocalComm
 from ppo_lite.distributed import validate_distributed
+from ppo_lite.optim import FlatAdam
 from ppo_lite.policies import ActorCritic
 from ppo_lite.trainer import update
 
@@ -31,10 +32,10 @@ TOLERANCE = 1e-5
 
 
 # -- the equivalence batch, built the same way in the test and on the ranks --------------------------------
-def _agent_and_optimizer() -> tuple[ActorCritic, torch.optim.Optimizer]:
+def _agent_and_optimizer() -> tuple[ActorCritic, FlatAdam]:
     torch.manual_seed(0)
     agent = ActorCritic(4, 2, True, (64, 64), "tanh", True, 0.0)
-    return agent, torch.optim.Adam(agent.parameters(), lr=1e-3, eps=1e-5)
+    return agent, FlatAdam(agent, lr=1e-3, eps=1e-5)  # as Trainer
 
 
 def _whole_batch(agent: ActorCritic) -> dict[str, torch.Tensor]:

@@ -56,23 +56,24 @@ class RatioRecorder:
     r"""Records :math:`(s, a, \log\pi_{old}(a|s))` of each rollout step of one agent, so that after the update
     :meth:`ratio` gives :math:`r_i = \exp(\log\pi_{new}(a_i|s_i) - \log\pi_{old}(a_i|s_i))` on that batch.
 
-    It wraps ``agent.act`` on this instance only and returns exactly what it returns: training is unchanged.
+    It wraps ``agent.sample`` (what the rollout calls) on this instance only and returns exactly what it
+    returns: training is unchanged.
     """
 
     def __init__(self, agent: torch.nn.Module) -> None:
         self.agent = agent
-        self._act = agent.act
+        self._sample = agent.sample
         self.obs: list[Tensor] = []
         self.actions: list[Tensor] = []
         self.logp: list[Tensor] = []
-        agent.act = self._record  # instance attribute: shadows the method for this agent only
+        agent.sample = self._record  # instance attribute: shadows the method for this agent only
 
-    def _record(self, obs: Tensor, *args: Any, **kwargs: Any) -> tuple[Tensor, Tensor, Tensor]:
-        action, logp, value = self._act(obs, *args, **kwargs)
+    def _record(self, obs: Tensor, *args: Any, **kwargs: Any) -> tuple[Tensor, Tensor]:
+        action, logp = self._sample(obs, *args, **kwargs)
         self.obs.append(obs)
         self.actions.append(action)
         self.logp.append(logp)
-        return action, logp, value
+        return action, logp
 
     @torch.no_grad()
     def ratio(self) -> Tensor:
@@ -85,8 +86,8 @@ class RatioRecorder:
         return torch.exp(logp_new - logp_old)
 
     def detach(self) -> None:
-        """Give the agent its own ``act`` back."""
-        del self.agent.act
+        """Give the agent its own ``sample`` back."""
+        del self.agent.sample
 
 
 def ratio_excursion(r: Tensor, eps: float) -> tuple[float, float]:

@@ -79,14 +79,14 @@ def profiled(trainer: Trainer, timer: PhaseTimer) -> Iterator[None]:
     """Time the pieces of ``trainer``'s own loop without changing it.
 
     The trainer module's ``collect_rollout``, ``compute_advantages`` and ``update`` are swapped for timed
-    pass-throughs (restored on exit), and this trainer's ``env.step`` and ``agent.act`` for timed ones (instance
+    pass-throughs (restored on exit), and this trainer's ``env.step`` and ``agent.sample`` for timed ones (instance
     attributes, this trainer only). ``rollout_other`` is the rollout minus env steps and policy forwards (buffer
-    writes, normalizers); ``bookkeeping`` is the update minus all of the above (KL, read-back, logging).
+    writes, normalizers, the critic's one pass over the rollout); ``bookkeeping`` is the update minus all of the above (KL, read-back, logging).
     """
     names = {"collect_rollout": "rollout", "compute_advantages": "gae", "update": "update"}
     saved = {fn: getattr(trainer_module, fn) for fn in names}
     trainer.env.step = timer.wrap("env_step", trainer.env.step)
-    trainer.agent.act = timer.wrap("policy_forward", trainer.agent.act)
+    trainer.agent.sample = timer.wrap("policy_forward", trainer.agent.sample)
     try:
         for fn, phase in names.items():
             setattr(trainer_module, fn, timer.wrap(phase, saved[fn]))
@@ -94,7 +94,7 @@ def profiled(trainer: Trainer, timer: PhaseTimer) -> Iterator[None]:
     finally:
         for fn, original in saved.items():
             setattr(trainer_module, fn, original)
-        del trainer.env.step, trainer.agent.act
+        del trainer.env.step, trainer.agent.sample
 
 
 def profile_updates(config: PPOConfig, updates: int = 3, warmup: int = 1) -> dict[str, float]:
