@@ -101,6 +101,9 @@ def test_state_dict_round_trip_and_shape_check():
     other = FlatAdam(ActorCritic(4, 2, True, hidden=(8,)), lr=1e-3)
     with pytest.raises(ValueError, match="parameters"):
         other.load_state_dict(opt_a.state_dict())
+    torch_state = torch.optim.Adam(ActorCritic(4, 2, True).parameters()).state_dict()
+    with pytest.raises(ValueError, match="not written by FlatAdam"):
+        opt_b.load_state_dict(torch_state)
 
 
 @pytest.mark.parametrize("kwargs", [dict(lr=0.0), dict(lr=1e-3, eps=0.0), dict(lr=1e-3, betas=(0.9, 1.0))])
