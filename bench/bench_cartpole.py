@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, write_result  # noqa: E402
+from common import markdown_table, publish  # noqa: E402
 
 THRESHOLDS = {"CartPole-v1": 475.0, "Pendulum-v1": -200.0}
 BUDGETS = {"CartPole-v1": 100_000, "Pendulum-v1": 100_000}
@@ -162,10 +162,7 @@ def main() -> None:
                 summary.append(f"- {names[side]}: wall time to threshold / SB3's, per seed: "
                                + ", ".join(f"{x:.2f}" for x in ratios) + f" (worst {max(ratios):.2f})")
     body = table + "\n\n" + "\n".join(summary)
-    print(body)
-    cmd = "python bench/bench_cartpole.py " + " ".join(sys.argv[1:])
-    path = write_result(f"train_{args.env}", f"Time to solve {args.env}: ppo_lite vs Stable-Baselines3", body, cmd.strip())
-    print(f"wrote {path}")
+    publish(f"train_{args.env}", f"Time to solve {args.env}: ppo_lite vs Stable-Baselines3", body)
 
 
 def _fmt(x, spec: str) -> str:

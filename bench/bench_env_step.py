@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppo_lite.envs.classic import TORCH_ENVS  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_model  # noqa: E402  (bench/common.py)
+from common import RESULTS, cpu_model  # noqa: E402  (bench/common.py)
 
 SIZES = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
 TARGET_STEPS = 1_000_000  # env steps per timing on our side (fewer steps at large N), ...
@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> str:
     ])
     report = header + "\n" + table + "\n"
     print("\n" + table)
-    out = Path(__file__).resolve().parent / "results" / f"env_step_{args.env}_{device.type}.md"
+    suffix = "_compiled" if args.compile else ""  # a compiled run keeps the eager table
+    out = RESULTS / f"env_step_{args.env}_{device.type}{suffix}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
     print(f"\nwritten to {out}")

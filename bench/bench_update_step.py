@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, write_result  # noqa: E402
+from common import markdown_table, publish  # noqa: E402
 
 from ppo_lite import PPOConfig  # noqa: E402
 from ppo_lite.optim import FlatAdam  # noqa: E402
@@ -110,10 +110,7 @@ def main() -> None:
     base = statistics.median(timings["torch.optim.Adam(fused=True) + clip_grad_norm_"])
     ours = statistics.median(timings["ppo_lite FlatAdam (zero_grad, clip_grad_norm, step)"])
     body += f"\n\nFlatAdam saves {base - ours:,.0f} µs per gradient step against fused torch Adam ({base / ours:.1f}x less optimizer time)."
-    print(body)
-    cmd = "python bench/bench_update_step.py " + " ".join(sys.argv[1:])
-    path = write_result(f"update_step_{device.type}", "One PPO gradient step: optimizer bookkeeping and the whole step", body, cmd.strip())
-    print(f"wrote {path}")
+    publish(f"update_step_{device.type}", "One PPO gradient step: optimizer bookkeeping and the whole step", body)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Shared helpers for the benchmark scripts: machine description and writing result tables."""
 from __future__ import annotations
 
+import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -9,7 +11,9 @@ import torch
 
 from ppo_lite.experiments import cpu_name as cpu_model  # noqa: F401  (one CPU-name reader for the library and bench/)
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# Where result tables go; PPO_LITE_BENCH_RESULTS redirects them (gpu_checks.sh's quick CPU check uses it, so a
+# smoke run does not overwrite the committed tables).
+RESULTS = Path(os.environ.get("PPO_LITE_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 
 
 def machine() -> str:
@@ -25,7 +29,16 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def write_result(name: str, title: str, body: str, command: str) -> Path:
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.md"
     path.write_text(f"# {title}\n\n- command: `{command}`\n- date: {time.strftime('%Y-%m-%d %H:%M')}\n- machine: {machine()}\n\n{body}\n")
+    return path
+
+
+def publish(name: str, title: str, body: str) -> Path:
+    """Print ``body`` and write it to ``RESULTS/<name>.md`` with the command that made it (this script, its arguments)."""
+    print(body)
+    command = " ".join(["python", f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    path = write_result(name, title, body, command)
+    print(f"wrote {path}")
     return path
