@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..history import History
+from . import save_figures
 
 # The notebook's first agent, shared with save_key_figures so the PNG is the notebook's figure.
 FIRST_AGENT = dict(env_id="CartPole-v1", seed=0, total_steps=100_000)
@@ -47,12 +48,6 @@ def save_key_figures(outdir: Path) -> list[Path]:
     """Write ``nb00_first_agent.png`` into ``outdir``."""
     from .. import PPOConfig, train
 
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     cfg = PPOConfig.for_env(FIRST_AGENT["env_id"], seed=FIRST_AGENT["seed"], total_steps=FIRST_AGENT["total_steps"])
     history = train(cfg, progress=False, callback=stop_when_solved())
-    fig = plot_learning_curve(history)
-    path = outdir / "nb00_first_agent.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return [path]
+    return save_figures({"nb00_first_agent.png": plot_learning_curve(history)}, outdir, bbox_inches="tight")

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from .. import tabular as tab
 from ..reinforce import ReinforceHistory, train_reinforce
+from . import save_figures
 
 # The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
 THETA_SEED, THETA_SCALE = 0, 0.5
@@ -78,17 +79,8 @@ def plot_learning_curve(history: ReinforceHistory, random_return: float) -> Figu
 
 def save_key_figures(outdir: Path) -> list[Path]:
     """Rerun the notebook's experiments and write ``nb01_*.png`` into ``outdir``."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    paths = []
-    fig = plot_convergence(convergence_study())
-    paths.append(outdir / "nb01_mc_gradient_convergence.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    convergence = plot_convergence(convergence_study())
     _, history = train_reinforce(**REINFORCE_ARGS)
-    fig = plot_learning_curve(history, random_return=random_policy_return())
-    paths.append(outdir / "nb01_reinforce_cartpole.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-    return paths
+    learning = plot_learning_curve(history, random_return=random_policy_return())
+    return save_figures({"nb01_mc_gradient_convergence.png": convergence, "nb01_reinforce_cartpole.png": learning}, outdir, dpi=120)

@@ -12,6 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import tabular as tab
+from . import save_figures
 
 F64 = torch.float64
 # The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
@@ -93,18 +94,11 @@ def plot_truncation(study: dict[str, torch.Tensor]) -> Figure:
 
 def save_key_figures(outdir: Path) -> list[Path]:
     """Rerun the notebook's experiments and write ``nb02_*.png`` into ``outdir``."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    paths = []
-    for name, fig in (
-        ("nb02_gae_bias_variance.png", plot_bias_variance(bias_variance_study())),
-        ("nb02_time_limit_truncation.png", plot_truncation(truncation_study())),
-    ):
-        paths.append(outdir / name)
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-    return paths
+    return save_figures({
+        "nb02_gae_bias_variance.png": plot_bias_variance(bias_variance_study()),
+        "nb02_time_limit_truncation.png": plot_truncation(truncation_study()),
+    }, outdir, dpi=120)
 
 
 def normalization_study(batches: int = 200, episodes: int = 16, lam: float = 0.95, seed: int = 5) -> dict[str, float]:

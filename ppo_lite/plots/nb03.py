@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from .. import trust_region as tr
 from ..tabular import TabularMDP
+from . import save_figures
 
 # The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
 IS_SHIFTS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
@@ -123,17 +124,6 @@ def bound_rows(mdp: TabularMDP, theta_old: torch.Tensor, scales: list[float]) ->
     u = mdp.exact_policy_gradient(theta_old)
     u = u / u.norm()
     return [tr.trpo_lower_bound(mdp, theta_old + s * u, theta_old) for s in scales]
-
-def save_figures(figures: dict[str, Figure], outdir: Path) -> list[Path]:
-    """Write each figure as ``outdir/name`` (PNG, 110 dpi), close it, and return the paths (used by nb04 too)."""
-    paths = []
-    for name, fig in figures.items():
-        path = Path(outdir) / name
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
-
 
 def save_key_figures(outdir: Path) -> list[Path]:
     """Recompute notebook 03's experiments and write ``nb03_*.png`` into ``outdir``; returns the paths."""

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from .. import trust_region as tr
 from ..kl import AdaptiveBeta, DualDescent
 from ..tabular import TabularMDP
-from .nb03 import save_figures
+from . import save_figures
 
 # The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
 TOY_A = [1.0, 0.5, 0.0, -0.5, -1.0]

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..experiments import FIGURES
-from .nb03 import save_figures
+from . import save_figures
 from ..history import History
 
 COLORS = {"clip": "tab:blue", "kl_adaptive": "tab:green", "kl_dual": "tab:orange"}

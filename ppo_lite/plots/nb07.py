@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..experiments import FIGURES
-from .nb03 import save_figures
+from . import save_figures
 from ..experiments.ablation import OBJECTIVES
 
 COLORS = {"clip": "tab:blue", "kl_dual": "tab:orange", "surrogate": "tab:red"}
