@@ -23,15 +23,16 @@ python3 -c "import torch; print('torch', torch.__version__, '| cuda:', torch.cud
 
 RESULTS="${PPO_LITE_BENCH_RESULTS:-bench/results}"
 if [[ "${QUICK:-0}" == 1 ]]; then
-  STEP_SIZES="1 64 1024"; TRAIN_SIZES="8 64"; BATCH=256; REPEATS=1
+  STEP_SIZES="1 64 1024"; COMPILE_SIZES="1024"; TRAIN_SIZES="8 64"; BATCH=256; REPEATS=1
   RESULTS="${PPO_LITE_BENCH_RESULTS:-/tmp/ppo_lite_bench_quick}"  # a smoke run keeps the committed tables
   export PPO_LITE_BENCH_RESULTS="$RESULTS"
 else
-  STEP_SIZES="1 16 256 4096 65536 262144 1048576"; TRAIN_SIZES="256 4096 16384 65536 262144"; BATCH=65536; REPEATS=3
+  # torch.compile recompiles for every N (tens of seconds each), so the compiled table has three widths only
+  STEP_SIZES="1 16 256 4096 65536 262144 1048576"; COMPILE_SIZES="4096 65536 1048576"; TRAIN_SIZES="256 4096 16384 65536 262144"; BATCH=65536; REPEATS=3
 fi
 # 1. env steps/s against N: torch envs on the device (gymnasium's SyncVectorEnv on the host up to 4,096 envs)
 python3 bench/bench_env_step.py --device "$DEVICE" --sizes $STEP_SIZES --repeats "$REPEATS"
-python3 bench/bench_env_step.py --device "$DEVICE" --sizes $STEP_SIZES --repeats "$REPEATS" --gym-max-n 0 --compile || echo "compiled step failed (see above)"
+python3 bench/bench_env_step.py --device "$DEVICE" --sizes $COMPILE_SIZES --repeats "$REPEATS" --gym-max-n 0 --compile || echo "compiled step failed (see above)"
 # 2. full PPO training env steps/s against N (rollout + GAE + update)
 python3 bench/bench_train_throughput.py --device "$DEVICE" --sizes $TRAIN_SIZES
 # 3. one gradient step: torch Adam against FlatAdam, and trainer.update, on a large batch
