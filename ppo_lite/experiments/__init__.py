@@ -11,7 +11,7 @@ import pkgutil
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 FIGURES = Path(__file__).resolve().parents[2] / "figures"
 
@@ -26,9 +26,17 @@ def run(name: str, argv: list[str]) -> int:
     return importlib.import_module(f"{__name__}.{name}").main(argv)
 
 
-def write_results(name: str, data: dict[str, Any], seconds: float, command: str, outdir: str | Path | None = None) -> Path:
+def write_results(
+    name: str,
+    data: dict[str, Any],
+    seconds: float,
+    command: str,
+    outdir: str | Path | None = None,
+    plot: Callable[[dict[str, Any]], Any] | None = None,
+    dpi: int = 110,
+) -> Path:
     """Write ``<outdir>/<name>.json`` (``figures/`` by default) with the data plus provenance (command, wall time,
-    machine, versions)."""
+    machine, versions); with ``plot``, also ``<name>.png``, drawn from the file as written (what a notebook reads)."""
     import torch
 
     outdir = FIGURES if outdir is None else Path(outdir)
@@ -44,6 +52,12 @@ def write_results(name: str, data: dict[str, Any], seconds: float, command: str,
         "python": platform.python_version(),
     }
     path.write_text(json.dumps({"meta": meta, **data}, indent=1))
+    if plot is not None:
+        import matplotlib.pyplot as plt  # only here: importing the library must not import matplotlib
+
+        fig = plot(json.loads(path.read_text()))
+        fig.savefig(path.with_suffix(".png"), dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
     return path
 
 

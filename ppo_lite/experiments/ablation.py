@@ -392,12 +392,9 @@ def main(argv: list[str]) -> int:
         "effects": {"final_return": effects(runs, "final_return"), "auc": effects(runs, "auc")}, "runs": runs,
     }
     command = f"{COMMAND} {' '.join(argv)}".strip()
-    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir)
     from ..plots.nb07 import plot_ablation
 
-    fig = plot_ablation(json.loads(path.read_text()))
-    png = path.with_suffix(".png")
-    fig.savefig(png, dpi=110, bbox_inches="tight")
+    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir, plot=plot_ablation)
     print(format_table(rows))
-    print(f"wrote {path} and {png} in {seconds:.0f} s")
+    print(f"wrote {path} and {path.with_suffix('.png')} in {seconds:.0f} s")
     return 0

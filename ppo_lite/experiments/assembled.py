@@ -190,12 +190,9 @@ def main(argv: list[str]) -> int:
             "configs": {e: {k: v for k, v in task_config(e, "clip").to_dict().items() if k != "extra"} for e in ns.envs},
             "summary": rows, "runs": runs}
     command = f"{COMMAND} {' '.join(argv)}".strip()
-    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir)
     from ..plots.nb06 import plot_assembled
 
-    fig = plot_assembled(json.loads(path.read_text()))
-    png = path.with_suffix(".png")
-    fig.savefig(png, dpi=110, bbox_inches="tight")
+    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir, plot=plot_assembled)
     print(format_table(rows))
-    print(f"wrote {path} and {png} in {seconds:.0f} s")
+    print(f"wrote {path} and {path.with_suffix('.png')} in {seconds:.0f} s")
     return 0

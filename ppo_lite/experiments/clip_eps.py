@@ -292,14 +292,11 @@ def main(argv: list[str]) -> int:
     seconds = time.perf_counter() - t0
     rows = summarize(runs)
     argv_s = " ".join(argv)
-    from . import FIGURES, write_results
+    from ..plots.nb05 import plot_sweep_summary
+    from . import write_results
 
     path = write_results(ns.name, {"steps": steps, "labels": ns.labels, "seeds": ns.seeds, "summary": rows, "runs": runs},
-                         seconds, f"{COMMAND} {argv_s}".strip())
-    from ..plots.nb05 import plot_sweep_summary
-
-    fig = plot_sweep_summary({"summary": rows, "runs": runs, "labels": ns.labels})
-    fig.savefig(FIGURES / f"{ns.name}.png", dpi=110, bbox_inches="tight")
+                         seconds, f"{COMMAND} {argv_s}".strip(), plot=plot_sweep_summary)
     print(format_table(rows))
-    print(f"wrote {path} and {FIGURES / (ns.name + '.png')} in {seconds:.0f} s")
+    print(f"wrote {path} and {path.with_suffix('.png')} in {seconds:.0f} s")
     return 0

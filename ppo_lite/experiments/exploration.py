@@ -109,9 +109,8 @@ def main(argv: list[str]) -> int:
         t = time.perf_counter()
         data["variants"][variant] = train_variant(variant, base, seeds)
         data["seconds"][variant] = round(time.perf_counter() - t, 1)
-    path = write_results("exploration", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]))
     from ..plots import nb09
 
-    nb09.plot_exploration(data).savefig(path.with_suffix(".png"), dpi=120, bbox_inches="tight")
+    path = write_results("exploration", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]), plot=nb09.plot_exploration, dpi=120)
     print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
     return 0

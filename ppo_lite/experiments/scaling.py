@@ -314,9 +314,8 @@ def main(argv: list[str]) -> int:
     data["threads"] = {"batch": [256, 4096], "seconds": {str(t): [gradient_step_seconds(bs, t, steps=2 if args.quick else 20) for bs in (256, 4096)] for t in (1, 2)},
                        "reproducibility": thread_reproducibility(updates=reps)}
     data["batched"] = batched_vs_sequential(args.agents, updates=reps, device=args.device)
-    path = write_results("scaling", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]))
     from ..plots import nb08
 
-    nb08.plot_scaling(data).savefig(path.with_suffix(".png"), dpi=120, bbox_inches="tight")
+    path = write_results("scaling", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]), plot=nb08.plot_scaling, dpi=120)
     print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -130,9 +130,8 @@ def main(argv: list[str]) -> int:
         data["pendulum"]["steps"] = args.pendulum_steps
         data["pendulum"]["seconds"] = round(time.perf_counter() - t, 1)
     command = " ".join([COMMAND, *argv])
-    path = write_results("sensitivity", data, time.perf_counter() - t0, command)
     from ..plots import nb09
 
-    nb09.plot_sensitivity(data).savefig(path.with_suffix(".png"), dpi=120, bbox_inches="tight")
+    path = write_results("sensitivity", data, time.perf_counter() - t0, command, plot=nb09.plot_sensitivity, dpi=120)
     print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
     return 0
