@@ -565,7 +565,8 @@ def ratio_drift(
     Runs ``epochs`` passes over ``batch`` in ``minibatches`` shuffled minibatches, one Adam step on
     :func:`ppo_lite.objectives.clipped_loss` per minibatch, and records *before* each step, on that minibatch,
     ``max_dev`` :math:`= \max_i |r_i - 1|` and ``clip_frac`` (the fraction with :math:`|r-1| > \epsilon`), each
-    shaped (epochs, minibatches). Only entry [0, 0] sees θ = θ_old, so only there is r ≡ 1.
+    shaped (epochs, minibatches), and ``theta``, the table after the last step. Only entry [0, 0] sees θ = θ_old, so
+    only there is r ≡ 1.
 
     ``recompute_old=True`` reproduces the classic bug: :math:`\log\pi_{old}` recomputed from the *current* θ before
     each step, so r ≡ 1 everywhere, clipping never acts and the update is plain policy gradient.
@@ -593,7 +594,7 @@ def ratio_drift(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return {"max_dev": max_dev, "clip_frac": clip_frac}
+    return {"max_dev": max_dev, "clip_frac": clip_frac, "theta": theta.detach()}
 
 
 # ---------------------------------------------------------------------------------------------------------------

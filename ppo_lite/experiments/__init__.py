@@ -71,5 +71,3 @@ def cpu_name() -> str:
         pass
     return platform.processor() or "unknown CPU"
 
-
-_cpu_name = cpu_name  # the name notebook 00 imports

@@ -234,20 +234,29 @@ def gradient_step_seconds(batch: int, threads: int, steps: int = 20) -> float:
 
 
 def thread_reproducibility(updates: int = 3, threads: Sequence[int] = (1, 2)) -> dict[str, Any]:
-    """Train the same seed at each thread count; the largest parameter difference from the 1-thread run."""
+    """Train one seed twice at ``threads[0]`` threads, then once at each other count.
+
+    ``max_abs_param_diff[i]`` is the largest parameter difference between the run at ``threads[i]`` and the *first*
+    run at ``threads[0]``: entry 0 compares two runs at the same thread count (0 when training is reproducible),
+    the others show what another thread count's summation order does.
+    """
     old = torch.get_num_threads()
-    params = {}
-    try:
-        for n in threads:
-            torch.set_num_threads(n)
-            tr = Trainer(PPOConfig.for_env(ENV_ID, device="cpu", num_envs=64, total_steps=64 * 32 * updates))
+
+    def train_params(n: int) -> Tensor:
+        torch.set_num_threads(n)
+        tr = Trainer(PPOConfig.for_env(ENV_ID, device="cpu", num_envs=64, total_steps=64 * 32 * updates))
+        try:
             tr.run(progress=False)
-            params[n] = torch.nn.utils.parameters_to_vector(tr.agent.parameters()).detach().clone()
+        finally:
             tr.env.close()
+        return torch.nn.utils.parameters_to_vector(tr.agent.parameters()).detach().clone()
+
+    try:
+        ref = train_params(threads[0])
+        diffs = [float((train_params(n) - ref).abs().max()) for n in threads]
     finally:
         torch.set_num_threads(old)
-    ref = params[threads[0]]
-    return {"threads": list(threads), "max_abs_param_diff": [float((params[n] - ref).abs().max()) for n in threads], "updates": updates}
+    return {"threads": list(threads), "max_abs_param_diff": diffs, "updates": updates}
 
 
 def batched_vs_sequential(agents: Sequence[int], updates: int = 3, device: str = "auto") -> dict[str, Any]:
