@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg") if matplotlib.get_backend().lower() == "agg" else None
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
@@ -25,6 +22,7 @@ PRETRAIN_STEPS = 5
 STUDY = dict(seeds=list(range(8)), episodes=16, steps=300, lr=0.5)
 DELTAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 BOUND_SCALES = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+
 
 def plot_importance_sampling(study: dict[str, torch.Tensor]) -> Figure:
     """Left: variance of the weights, measured vs e^{mu^2} - 1. Right: the IS estimate of E_p[x] vs the truth."""

@@ -1,6 +1,6 @@
 """Figures of notebook 04 (PPO v1: the KL-constrained problem, dual descent vs adaptive beta, KL estimators).
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.trust_region` and returns a matplotlib Figure;
+Each ``plot_*`` takes results computed by :mod:`ppo_lite.kl_constrained` and returns a matplotlib Figure;
 :func:`save_key_figures` recomputes the notebook's experiments (same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations
@@ -11,9 +11,10 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from .. import trust_region as tr
+from .. import kl_constrained as kc
 from ..kl import AdaptiveBeta, DualDescent
 from ..tabular import TabularMDP
+from ..trust_region import pretrained_theta
 from . import save_figures
 
 # The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
@@ -28,17 +29,17 @@ V1_LOOP = dict(iterations=30, episodes_per_batch=16, epochs=10, lr=0.1, seed=0)
 KL_SHIFTS = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0]
 
 
-def toy_runs() -> tuple[tr.ConstrainedOptimum, dict, dict]:
+def toy_runs() -> tuple[kc.ConstrainedOptimum, dict, dict]:
     """The closed-form optimum and the dual-descent and adaptive-beta loops on the toy problem."""
     a = torch.tensor(TOY_A, dtype=torch.float64)
     q = torch.tensor(TOY_Q, dtype=torch.float64)
-    opt = tr.constrained_optimum(a, q, TOY_DELTA)
-    dual = tr.penalized_ascent_toy(a, q, DualDescent(target=TOY_DELTA, **TOY_ETA), **TOY_LOOP)
-    beta = tr.penalized_ascent_toy(a, q, AdaptiveBeta(target=TOY_DELTA, init=TOY_ETA["init"]), **TOY_LOOP)
+    opt = kc.constrained_optimum(a, q, TOY_DELTA)
+    dual = kc.penalized_ascent_toy(a, q, DualDescent(target=TOY_DELTA, **TOY_ETA), **TOY_LOOP)
+    beta = kc.penalized_ascent_toy(a, q, AdaptiveBeta(target=TOY_DELTA, init=TOY_ETA["init"]), **TOY_LOOP)
     return opt, dual, beta
 
 
-def plot_toy(opt: tr.ConstrainedOptimum, dual: dict, beta: dict, delta: float) -> Figure:
+def plot_toy(opt: kc.ConstrainedOptimum, dual: dict, beta: dict, delta: float) -> Figure:
     """Coefficient, KL and the probabilities p_theta per outer step, against the closed-form optimum."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     steps = torch.arange(len(dual["kl"]))
@@ -69,11 +70,11 @@ def plot_toy(opt: tr.ConstrainedOptimum, dual: dict, beta: dict, delta: float) -
     return fig
 
 
-def plot_dual_function(a: torch.Tensor, q: torch.Tensor, delta: float, opt: tr.ConstrainedOptimum) -> Figure:
+def plot_dual_function(a: torch.Tensor, q: torch.Tensor, delta: float, opt: kc.ConstrainedOptimum) -> Figure:
     """g(eta) with its minimum at eta*, above the primal optimum E_{p*}[A] (weak duality)."""
     eta = torch.logspace(-1.3, 1.3, 200, dtype=torch.float64)
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    ax.plot(eta, tr.dual_function(eta, a, q, delta), label=r"$g(\eta)=\eta\delta+\eta\log\sum_a q_a e^{A_a/\eta}$")
+    ax.plot(eta, kc.dual_function(eta, a, q, delta), label=r"$g(\eta)=\eta\delta+\eta\log\sum_a q_a e^{A_a/\eta}$")
     ax.axhline(opt.value, color="k", ls="--", label=r"primal optimum $\mathbb{E}_{p^*}[A]$")
     ax.axvline(opt.eta, color="gray", ls=":", label=rf"$\eta^*={opt.eta:.3f}$")
     ax.set_xscale("log")
@@ -87,8 +88,8 @@ def plot_dual_function(a: torch.Tensor, q: torch.Tensor, delta: float, opt: tr.C
 def ppo_v1_runs(mdp: TabularMDP, theta_init: torch.Tensor | None = None) -> dict[str, dict]:
     """PPO v1 on the tabular MDP with dual descent, adaptive beta, and adaptive beta updated per minibatch."""
     return {
-        "dual descent": tr.ppo_v1_tabular(mdp, DualDescent(target=V1_DELTA, init=1.0, lr=20.0), theta_init=theta_init, **V1_LOOP),
-        "adaptive beta": tr.ppo_v1_tabular(mdp, AdaptiveBeta(target=V1_DELTA, init=1.0), theta_init=theta_init, **V1_LOOP),
+        "dual descent": kc.ppo_v1_tabular(mdp, DualDescent(target=V1_DELTA, init=1.0, lr=20.0), theta_init=theta_init, **V1_LOOP),
+        "adaptive beta": kc.ppo_v1_tabular(mdp, AdaptiveBeta(target=V1_DELTA, init=1.0), theta_init=theta_init, **V1_LOOP),
     }
 
 
@@ -142,13 +143,13 @@ def save_key_figures(outdir: Path) -> list[Path]:
     opt, dual, beta = toy_runs()
     a, q = torch.tensor(TOY_A, dtype=torch.float64), torch.tensor(TOY_Q, dtype=torch.float64)
     mdp = TabularMDP.random(**MDP_ARGS)
-    j_opt = mdp.objective(tr.pretrained_theta(mdp, 2000, lr=5.0)).item()
+    j_opt = mdp.objective(pretrained_theta(mdp, 2000, lr=5.0)).item()
     figures = {
         "nb04_toy_dual_descent.png": plot_toy(opt, dual, beta, TOY_DELTA),
         "nb04_dual_function.png": plot_dual_function(a, q, TOY_DELTA, opt),
         "nb04_ppo_v1_tabular.png": plot_ppo_v1(ppo_v1_runs(mdp), V1_DELTA, j_opt),
         "nb04_kl_estimators.png": plot_kl_estimators(
-            tr.kl_estimator_study(KL_SHIFTS), tr.kl_estimator_study(KL_SHIFTS, family="categorical")
+            kc.kl_estimator_study(KL_SHIFTS), kc.kl_estimator_study(KL_SHIFTS, family="categorical")
         ),
     }
     return save_figures(figures, outdir)

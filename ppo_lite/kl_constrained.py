@@ -1,0 +1,356 @@
+r"""PPO v1, the KL-constrained problem (notebook 04): its closed-form optimum, its dual function, the primal-dual
+loop on a toy problem and on a tabular MDP, and the KL estimators that loop relies on.
+
+Notation as in :mod:`ppo_lite.trust_region` (notebook 03): :math:`\pi_{old}` collected the data,
+:math:`\pi_\theta` is the policy being improved, :math:`r = \pi_\theta(a|s)/\pi_{old}(a|s)`.
+
+- the toy problem :math:`\max_p \mathbb E_p[A]` s.t. :math:`\mathrm{KL}(p\|q) \le \delta` over categoricals, whose
+  solution is :math:`p^* \propto q\, e^{A/\eta^*}` (:func:`tilted_distribution`) with :math:`\eta^*` the root of
+  :math:`\mathrm{KL}(p_\eta\|q) = \delta` (:func:`constrained_optimum`), and its dual function
+  :math:`g(\eta) = \eta\delta + \eta \log \sum_a q_a e^{A_a/\eta}`, :math:`g'(\eta) = \delta - \mathrm{KL}(p_\eta\|q)`
+  (:func:`dual_function`);
+- the primal-dual loop on it, with either controller of :mod:`ppo_lite.kl` (:func:`penalized_ascent_toy`);
+- the KL estimators :math:`k_1, k_2, k_3` compared (:func:`kl_estimator_study`);
+- the PPO v1 loop on a tabular MDP (:func:`ppo_v1_tabular`), on the sampled batches of
+  :func:`ppo_lite.trust_region.sample_batch`.
+
+Nothing here imports matplotlib; the figures are in ``ppo_lite.plots.nb04``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .kl import AdaptiveBeta, DualDescent, kl_k1, kl_k2, kl_k3
+from .objectives import kl_penalty_loss
+from .tabular import TabularMDP
+from .trust_region import check_count, check_positive, check_thetas, sample_batch, state_kl
+
+__all__ = [
+    "kl_categorical",
+    "tilted_distribution",
+    "ConstrainedOptimum",
+    "constrained_optimum",
+    "dual_function",
+    "penalized_ascent_toy",
+    "kl_estimator_study",
+    "ppo_v1_tabular",
+]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Argument checks with clear errors
+# ---------------------------------------------------------------------------------------------------------------
+def _check_distribution(name: str, p: Tensor) -> None:
+    if p.dim() < 1 or p.shape[-1] < 2:
+        raise ValueError(f"{name} must have a last dimension of >= 2 outcomes, got shape {tuple(p.shape)}")
+    if not torch.isfinite(p).all() or (p < 0).any():
+        raise ValueError(f"{name} must be finite and non-negative, got min {p.min().item():.3g}")
+    sums = p.sum(-1)
+    if not torch.allclose(sums, torch.ones_like(sums), atol=1e-6):
+        raise ValueError(f"{name} must sum to 1 over its last dimension, got sums in [{sums.min():.6g}, {sums.max():.6g}]")
+
+
+def kl_categorical(p: Tensor, q: Tensor) -> Tensor:
+    r""":math:`\mathrm{KL}(p\|q) = \sum_a p_a \log(p_a/q_a)` over the last dimension, with :math:`0 \log 0 = 0`.
+
+    Infinite where :math:`p_a > 0 = q_a`. Notebook 04.
+    """
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must have one shape, got {tuple(p.shape)} and {tuple(q.shape)}")
+    terms = torch.where(p > 0, p * (torch.log(p) - torch.log(q)), torch.zeros_like(p))
+    return terms.sum(-1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The KL-constrained toy problem and its closed form
+# ---------------------------------------------------------------------------------------------------------------
+def tilted_distribution(advantages: Tensor, q: Tensor, eta: float | Tensor) -> Tensor:
+    r"""The maximizer of the Lagrangian :math:`\sum_a p_a A_a - \eta\, \mathrm{KL}(p\|q)` over distributions p:
+
+    .. math:: p_\eta(a) = \frac{q_a\, e^{A_a/\eta}}{\sum_b q_b\, e^{A_b/\eta}}, \qquad \eta > 0
+
+    (set the derivative of the Lagrangian plus :math:`\lambda(\sum_a p_a - 1)` to zero). Notebook 04.
+    """
+    eta = torch.as_tensor(eta, dtype=advantages.dtype)
+    if not (eta > 0).all():
+        raise ValueError(f"eta must be > 0 for the tilted distribution, got {eta}")
+    return torch.softmax(torch.log(q) + advantages / eta, dim=-1)
+
+
+def _as_toy_problem(advantages: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
+    """float64 copies of the toy problem's advantages and reference distribution q, checked."""
+    advantages = torch.as_tensor(advantages, dtype=torch.float64)
+    q = torch.as_tensor(q, dtype=torch.float64)
+    if advantages.dim() != 1 or q.shape != advantages.shape:
+        raise ValueError(f"advantages and q must be 1-D of one length, got {tuple(advantages.shape)} and {tuple(q.shape)}")
+    _check_distribution("q", q)
+    if (q <= 0).any():
+        raise ValueError("q must give every action positive probability (else KL(p||q) can be infinite)")
+    if not torch.isfinite(advantages).all():
+        raise ValueError("advantages must be finite")
+    return advantages, q
+
+
+@dataclass
+class ConstrainedOptimum:
+    r"""Solution of :math:`\max_p \mathbb E_p[A]` s.t. :math:`\mathrm{KL}(p\|q) \le \delta`."""
+
+    p: Tensor  # the optimal distribution p*
+    eta: float  # the optimal multiplier eta* (0 when the constraint does not bind)
+    kl: float  # KL(p*||q): delta when the constraint binds
+    value: float  # E_{p*}[A]
+
+
+def constrained_optimum(advantages: Tensor, q: Tensor, delta: float, tol: float = 1e-12) -> ConstrainedOptimum:
+    r"""Closed-form solution of the KL-constrained toy problem of notebook 04,
+
+    .. math:: \max_p \sum_a p_a A_a \quad \text{s.t.} \quad \mathrm{KL}(p\|q) \le \delta,
+
+    :math:`p^* = p_{\eta^*} \propto q\, e^{A/\eta^*}` (:func:`tilted_distribution`), where :math:`\eta^* > 0` solves
+    :math:`\mathrm{KL}(p_\eta\|q) = \delta` (complementary slackness). :math:`\mathrm{KL}(p_\eta\|q)` falls
+    monotonically from :math:`\mathrm{KL}_{max} = -\log\sum_{a \in \arg\max A} q_a` (η → 0, all mass on the best
+    actions) to 0 (η → ∞), so the root is bracketed and found by bisection on :math:`\log\eta`. When
+    :math:`\delta \ge \mathrm{KL}_{max}` the constraint does not bind: :math:`\eta^* = 0` and p* is q restricted to
+    the best actions.
+    """
+    advantages, q = _as_toy_problem(advantages, q)
+    check_positive("delta", delta)
+    best = advantages >= advantages.max() - 1e-12
+    kl_max = -torch.log(q[best].sum()).item()
+    if delta >= kl_max:
+        p = torch.where(best, q, torch.zeros_like(q))
+        p = p / p.sum()
+        return ConstrainedOptimum(p=p, eta=0.0, kl=kl_max, value=(p * advantages).sum().item())
+
+    def kl_at(log_eta: float) -> float:
+        return kl_categorical(tilted_distribution(advantages, q, math.exp(log_eta)), q).item()
+
+    lo, hi = 0.0, 0.0  # log-eta bracket: KL(lo) > delta > KL(hi)
+    while kl_at(hi) > delta:
+        hi += 1.0
+    while kl_at(lo) < delta:
+        lo -= 1.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if kl_at(mid) > delta:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < tol:
+            break
+    eta = math.exp(0.5 * (lo + hi))
+    p = tilted_distribution(advantages, q, eta)
+    return ConstrainedOptimum(p=p, eta=eta, kl=kl_categorical(p, q).item(), value=(p * advantages).sum().item())
+
+
+def dual_function(eta: float | Tensor, advantages: Tensor, q: Tensor, delta: float) -> Tensor:
+    r"""Dual function of the toy problem (notebook 04):
+
+    .. math:: g(\eta) = \max_p \big[\mathbb E_p[A] - \eta(\mathrm{KL}(p\|q) - \delta)\big]
+              = \eta\delta + \eta \log \sum_a q_a e^{A_a/\eta},
+
+    convex in η, with :math:`g'(\eta) = \delta - \mathrm{KL}(p_\eta\|q)`, so :math:`\eta^* = \arg\min_{\eta \ge 0} g`
+    and a projected gradient step on g is the dual-descent update :math:`\eta \leftarrow \max(0, \eta + \alpha(\mathrm{KL} - \delta))`.
+    Weak duality: :math:`g(\eta) \ge \mathbb E_{p^*}[A]` for every η > 0, with equality at η*.
+    """
+    eta = torch.as_tensor(eta, dtype=torch.float64)
+    if not (eta > 0).all():
+        raise ValueError(f"eta must be > 0, got {eta}")
+    check_positive("delta", delta)
+    advantages = torch.as_tensor(advantages, dtype=torch.float64)
+    q = torch.as_tensor(q, dtype=torch.float64)
+    log_z = torch.logsumexp(torch.log(q) + advantages / eta.unsqueeze(-1), dim=-1)
+    return eta * delta + eta * log_z
+
+
+def penalized_ascent_toy(
+    advantages: Tensor,
+    q: Tensor,
+    controller: DualDescent | AdaptiveBeta,
+    outer_steps: int = 200,
+    inner_steps: int = 20,
+    inner_lr: float = 1.0,
+) -> dict[str, Tensor]:
+    r"""The primal-dual loop of PPO v1 on the toy problem (notebook 04).
+
+    Each outer step: (1) maximize the Lagrangian over the logits θ of :math:`p_\theta = \mathrm{softmax}(\theta)`
+    by ``inner_steps`` gradient-ascent steps, warm-started from the previous θ (θ starts at log q, i.e. p = q):
+
+    .. math:: \theta \leftarrow \theta + \alpha_\theta \nabla_\theta\big[\mathbb E_{p_\theta}[A] - c\,\mathrm{KL}(p_\theta\|q)\big];
+
+    (2) measure :math:`\mathrm{KL}(p_\theta\|q)` and let the controller update its coefficient c: dual descent
+    :math:`\eta \leftarrow \max(0, \eta + \alpha_\eta(\mathrm{KL} - \delta))`, or the PPO paper's adaptive β.
+
+    Returns the traces ``p`` (outer_steps+1, A), ``coef``, ``kl``, ``value`` (:math:`\mathbb E_p[A]`), entry 0
+    being the start.
+    """
+    advantages, q = _as_toy_problem(advantages, q)
+    check_count("outer_steps", outer_steps)
+    check_count("inner_steps", inner_steps)
+    check_positive("inner_lr", inner_lr)
+    theta = torch.log(q).clone().requires_grad_(True)
+    traces: dict[str, list] = {"p": [q.clone()], "coef": [float(controller.coef)], "kl": [0.0], "value": [(q * advantages).sum().item()]}
+    for _ in range(outer_steps):
+        coef = float(controller.coef)
+        for _ in range(inner_steps):
+            p = torch.softmax(theta, -1)
+            lagrangian = (p * advantages).sum() - coef * kl_categorical(p, q)
+            (grad,) = torch.autograd.grad(lagrangian, theta)
+            with torch.no_grad():
+                theta += inner_lr * grad
+        with torch.no_grad():
+            p = torch.softmax(theta, -1)
+            kl = kl_categorical(p, q).item()
+            if not math.isfinite(kl):
+                raise FloatingPointError("KL became non-finite in the toy primal-dual loop; lower inner_lr")
+            controller.update(kl)
+        traces["p"].append(p.clone())
+        traces["coef"].append(float(controller.coef))
+        traces["kl"].append(kl)
+        traces["value"].append((p * advantages).sum().item())
+    return {
+        "p": torch.stack(traces["p"]),
+        "coef": torch.tensor(traces["coef"], dtype=torch.float64),
+        "kl": torch.tensor(traces["kl"], dtype=torch.float64),
+        "value": torch.tensor(traces["value"], dtype=torch.float64),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# KL estimators
+# ---------------------------------------------------------------------------------------------------------------
+def kl_estimator_study(
+    shifts: list[float], n_samples: int = 100, n_repeats: int = 2000, seed: int = 0, family: str = "gaussian"
+) -> dict[str, Tensor]:
+    r"""Bias and spread of the KL estimators :math:`k_1, k_2, k_3` (:mod:`ppo_lite.kl`) of
+    :math:`\mathrm{KL}(\pi_{old}\|\pi_{new})`, with samples drawn from :math:`\pi_{old}` (notebook 04).
+
+    ``family="gaussian"``: :math:`\pi_{old} = \mathcal N(0,1)`, :math:`\pi_{new} = \mathcal N(\mu,1)`; exact
+    :math:`\mathrm{KL} = \mu^2/2`, and in closed form :math:`\log r = \mu x - \mu^2/2`, so
+    :math:`\mathbb E[k_2] = \tfrac12(\mu^2 + \mu^4/4)`: k2's bias is :math:`\mu^4/8`.
+    ``family="categorical"``: :math:`\pi_{old}` uniform over 4 actions, :math:`\pi_{new} = \mathrm{softmax}(\mu z)`
+    for a fixed logit direction z = (1, 0.5, -0.5, -1); exact KL by :func:`kl_categorical`.
+
+    For each shift μ: ``exact``; per estimator k ∈ {k1, k2, k3}: ``{k}_mean`` (mean over all draws, its bias is
+    ``{k}_mean - exact``), ``{k}_se`` (standard error of that mean), ``{k}_std`` (per-sample standard deviation),
+    ``{k}_batch_std`` (spread of the ``n_samples``-sample batch mean across repeats), ``{k}_min`` (smallest single
+    sample: k1 goes negative, k2 and k3 never do).
+    """
+    if family not in ("gaussian", "categorical"):
+        raise ValueError(f"family must be 'gaussian' or 'categorical', got {family!r}")
+    check_count("n_samples", n_samples, 2)
+    check_count("n_repeats", n_repeats, 2)
+    if len(shifts) == 0:
+        raise ValueError("shifts must name at least one shift mu")
+    gen = torch.Generator().manual_seed(seed)
+    estimators = {"k1": kl_k1, "k2": kl_k2, "k3": kl_k3}
+    rows: dict[str, list[float]] = {"exact": []}
+    for name in estimators:
+        for stat in ("mean", "se", "std", "batch_std", "min"):
+            rows[f"{name}_{stat}"] = []
+    z = torch.tensor([1.0, 0.5, -0.5, -1.0], dtype=torch.float64)
+    for mu in shifts:
+        if family == "gaussian":
+            x = torch.randn(n_repeats, n_samples, generator=gen, dtype=torch.float64)
+            logp_old = -0.5 * x**2
+            logp_new = -0.5 * (x - mu) ** 2  # the shared -log sqrt(2 pi) cancels in every estimator
+            exact = 0.5 * mu**2
+        else:
+            p_old = torch.full((4,), 0.25, dtype=torch.float64)
+            log_new = torch.log_softmax(mu * z, -1)
+            a = torch.multinomial(p_old, n_repeats * n_samples, replacement=True, generator=gen).view(n_repeats, n_samples)
+            logp_old = torch.log(p_old)[a]
+            logp_new = log_new[a]
+            exact = kl_categorical(p_old, log_new.exp()).item()
+        rows["exact"].append(exact)
+        for name, fn in estimators.items():
+            k = fn(logp_new, logp_old)
+            rows[f"{name}_mean"].append(k.mean().item())
+            rows[f"{name}_se"].append((k.std() / math.sqrt(k.numel())).item())
+            rows[f"{name}_std"].append(k.std().item())
+            rows[f"{name}_batch_std"].append(k.mean(-1).std().item())
+            rows[f"{name}_min"].append(k.min().item())
+    result = {k: torch.tensor(v, dtype=torch.float64) for k, v in rows.items()}
+    result["shift"] = torch.tensor(shifts, dtype=torch.float64)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# PPO v1 on a tabular MDP
+# ---------------------------------------------------------------------------------------------------------------
+def ppo_v1_tabular(
+    mdp: TabularMDP,
+    controller: DualDescent | AdaptiveBeta,
+    iterations: int = 30,
+    episodes_per_batch: int = 16,
+    epochs: int = 10,
+    lr: float = 0.1,
+    seed: int = 0,
+    theta_init: Tensor | None = None,
+    update_every_minibatch: int = 0,
+) -> dict[str, Tensor]:
+    r"""PPO v1 on a tabular softmax policy (notebook 04). Each iteration:
+
+    1. sample a batch from :math:`\pi_{old}` (:func:`sample_batch`, advantages :math:`G_t - V_{old}(s_t)`);
+    2. ``epochs`` full-batch Adam steps on :func:`ppo_lite.objectives.kl_penalty_loss`,
+       :math:`-\hat{\mathbb E}[r\hat A] + c\,\hat{\mathbb E}[k_3]` with the controller's current c;
+    3. measure :math:`\widehat{\mathrm{KL}} = \hat{\mathbb E}[k_3]` on the batch and call ``controller.update`` once.
+
+    ``update_every_minibatch = M > 0`` instead splits each epoch into M minibatches and updates the controller after
+    every minibatch step on that minibatch's noisy KL (what TorchRL PR #1922 warns against).
+
+    Returns per-iteration traces: ``J`` (exact return of the policy *before* the iteration, plus the final one:
+    length iterations+1), ``kl`` (the batch estimate the controller saw, last one in an iteration), ``kl_exact``
+    (:math:`\sum_s d_{old}(s)\mathrm{KL}(s)/\sum_s d_{old}(s)`), ``coef`` (after the update), ``coef_all`` (every
+    value the coefficient took).
+    """
+    check_count("iterations", iterations)
+    check_count("episodes_per_batch", episodes_per_batch)
+    check_count("epochs", epochs)
+    check_positive("lr", lr)
+    if not (isinstance(update_every_minibatch, int) and update_every_minibatch >= 0):
+        raise ValueError(f"update_every_minibatch must be an int >= 0, got {update_every_minibatch!r}")
+    gen = torch.Generator().manual_seed(seed)
+    theta = (torch.zeros(mdp.num_states, mdp.num_actions, dtype=torch.float64) if theta_init is None else theta_init.detach().clone())
+    check_thetas(mdp, theta_init=theta)
+    theta.requires_grad_(True)
+    rows: dict[str, list[float]] = {k: [] for k in ("J", "kl", "kl_exact", "coef", "coef_all")}
+    for _ in range(iterations):
+        theta_old = theta.detach().clone()
+        rows["J"].append(mdp.objective(theta_old).item())
+        batch = sample_batch(mdp, theta_old, episodes_per_batch, gen)
+        optimizer = torch.optim.Adam([theta], lr=lr)
+        n = batch.states.shape[0]
+        splits = max(1, min(update_every_minibatch, n))
+        for _ in range(epochs):
+            for idx in torch.randperm(n, generator=gen).chunk(splits):
+                logp_new = torch.log_softmax(theta, -1)[batch.states[idx], batch.actions[idx]]
+                loss = kl_penalty_loss(logp_new, batch.logp_old[idx], batch.advantages[idx], controller.coef)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if not torch.isfinite(theta).all():
+                    raise FloatingPointError("policy logits became non-finite; lower lr")
+                if update_every_minibatch:
+                    with torch.no_grad():
+                        logp_mb = torch.log_softmax(theta, -1)[batch.states[idx], batch.actions[idx]]
+                        kl_mb = kl_k3(logp_mb, batch.logp_old[idx]).mean().item()
+                    controller.update(kl_mb)
+                    rows["coef_all"].append(float(controller.coef))
+        with torch.no_grad():
+            logp_new = torch.log_softmax(theta, -1)[batch.states, batch.actions]
+            kl_batch = kl_k3(logp_new, batch.logp_old).mean().item()
+            d_old = mdp.discounted_visitation(theta_old)
+            kl_exact = ((d_old * state_kl(mdp, theta_old, theta.detach())).sum() / d_old.sum()).item()
+        if not update_every_minibatch:
+            controller.update(kl_batch)
+            rows["coef_all"].append(float(controller.coef))
+        rows["kl"].append(kl_mb if update_every_minibatch else kl_batch)
+        rows["kl_exact"].append(kl_exact)
+        rows["coef"].append(float(controller.coef))
+    rows["J"].append(mdp.objective(theta.detach()).item())
+    return {k: torch.tensor(v, dtype=torch.float64) for k, v in rows.items()}
