@@ -22,6 +22,16 @@ def _field_type(f: dataclasses.Field) -> type | None:
     return hints[f.name]
 
 
+# The two KL settings read alike and do different things: say which is which where a user meets them.
+_HELP = {
+    "target_kl": "early stopping, any objective: end an update's epochs once the approximate KL of the last "
+                 "minibatch exceeds this ('none' = never). Not --kl-target.",
+    "kl_target": "the KL per update that PPO v1's controllers steer beta or eta towards (objectives kl_adaptive, "
+                 "kl_dual). Not --target-kl.",
+    "kl_dual_lr": "dual step size alpha_eta of eta <- max(0, eta + alpha_eta (KL - kl_target)) (kl_dual)",
+}
+
+
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(PPOConfig):
         if f.name in ("env_id", "extra"):
@@ -40,7 +50,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         else:
             base = next((a for a in args if a is not type(None)), hint) if args else hint
             parser.add_argument(flag, dest=f.name, type=base if base in (int, float, str) else str, default=None,
-                                help="'none' turns it off" if type(None) in args else None)
+                                help=_HELP.get(f.name, "'none' turns it off" if type(None) in args else None))
 
 
 def _config_from_args(ns: argparse.Namespace) -> PPOConfig:

@@ -23,6 +23,12 @@ Layout. Every per-agent tensor carries a leading agent dimension K:
   broadcast in the loss, the GAE recursion and the optimizer; advantage normalization, observation and reward
   statistics, the gradient-norm clip, Adam's moments and the KL coefficient (β or η) are all per agent.
 
+Every formula is the single-agent library's, called with a reduction over the sample axis (``dim=1``): the losses
+(:mod:`ppo_lite.objectives`, :func:`ppo_lite.trainer.policy_loss`), advantage normalization and explained variance
+(:mod:`ppo_lite.trainer`), GAE (:func:`ppo_lite.advantages.gae` with per-column γ and λ), Adam and the norm clip
+(:class:`ppo_lite.optim.BatchedAdam`), the normalizers (:mod:`ppo_lite.normalize`). Only the loop is written again,
+in :func:`batched_update`, next to :func:`ppo_lite.trainer.update` whose steps it mirrors.
+
 The total loss is :math:`\sum_k L_k(\theta_k)`: agents share no parameter, so
 :math:`\partial/\partial\theta_k \sum_j L_j = \partial L_k/\partial\theta_k`, and one backward pass gives every
 agent exactly its own single-agent gradient.
@@ -55,13 +61,14 @@ from .config import PPOConfig
 from .envs import VecEnv, make_env
 from .history import History
 from .kl import kl_k3, make_kl_controller
-from .normalize import ObsNormalizer, RewardScaler, RunningMeanStd
+from .normalize import PerAgentObsNormalizer, PerAgentRewardScaler, agent_major
+from .optim import BatchedAdam
 from .policies import ActorCritic
 from .rollout import Rollout, collect_rollout
-from .trainer import _progress_bar, _supported, resolve_device
+from .trainer import check_finite, explained_variance, normalize_advantages, policy_loss, progress_bar, resolve_device
 
 __all__ = [
-    "AGENT_FIELDS", "BatchedConfig", "AgentHyperparameters", "BatchedActorCritic", "BatchedAdam",
+    "AGENT_FIELDS", "BatchedConfig", "AgentHyperparameters", "BatchedActorCritic",
     "batched_update", "per_agent_gae", "train_batched", "BatchedTrainer",
 ]
 
@@ -229,10 +236,6 @@ class BatchedActorCritic:
             nets.append(ActorCritic(obs_dim, act_dim, discrete, hidden, activation, ortho_init, log_std_init))
         return cls.from_singles(nets, device)
 
-    def single_state_dict(self, k: int) -> dict[str, Tensor]:
-        """Agent ``k``'s parameters as an :class:`ActorCritic` state dict (copies)."""
-        return {name: p[k].detach().clone() for name, p in self.params.items()}
-
     def to_single(self, k: int) -> ActorCritic:
         """Agent ``k`` as a single-agent :class:`ActorCritic` on the same device."""
         if not 0 <= k < self.num_agents:
@@ -281,7 +284,7 @@ class BatchedActorCritic:
     @torch.no_grad()
     def rollout_values(self, obs: Tensor) -> Tensor:
         """:math:`V(s)` for a ``(T, K·N, obs_dim)`` rollout -> ``(T, K·N)``: each agent's critic on its own envs."""
-        return _time_major(self.value(_agent_major(obs, self.num_agents)), obs.shape[0])
+        return _time_major(self.value(agent_major(obs, self.num_agents)), obs.shape[0])
 
 
 def _parameter_shapes(obs_dim: int, act_dim: int, discrete: bool, hidden: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
@@ -296,108 +299,10 @@ def _activation_name(net: ActorCritic) -> str:
     return "relu" if any(isinstance(m, torch.nn.ReLU) for m in net.actor) else "tanh"
 
 
-# -- the optimizer -----------------------------------------------------------------------------------------------
-class BatchedAdam:
-    r"""``torch.optim.Adam`` (no weight decay, no amsgrad) on a ``(K, P)`` parameter matrix, learning rate per row.
-
-    With :math:`g` the gradient, step :math:`t`, row k's learning rate :math:`\alpha_k`:
-
-    .. math::
-        m \leftarrow \beta_1 m + (1-\beta_1) g,\quad v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad
-        \theta_k \leftarrow \theta_k - \frac{\alpha_k}{1-\beta_1^t}\,
-        \frac{m_k}{\sqrt{v_k}/\sqrt{1-\beta_2^t} + \epsilon}
-
-    written op for op as torch's single-tensor Adam (``lerp_``, ``addcmul_``, bias corrections in Python floats,
-    ε added after the bias-corrected square root). ``lr`` is a ``(K,)`` tensor the trainer overwrites in place to
-    anneal it. All rows take their step together, so the step count ``t`` is shared.
-    """
-
-    def __init__(self, params: Tensor, grad: Tensor, lr: Tensor, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        if params.dim() != 2 or grad.shape != params.shape:
-            raise ValueError(f"BatchedAdam takes (K, P) params and grads of one shape, got {tuple(params.shape)} and {tuple(grad.shape)}")
-        if lr.shape != (params.shape[0],):
-            raise ValueError(f"lr must have shape ({params.shape[0]},), one learning rate per agent; got {tuple(lr.shape)}")
-        if not eps > 0 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"BatchedAdam needs eps > 0 and betas in [0, 1), got eps={eps}, betas={betas}")
-        self.params, self.grad, self.lr = params, grad, lr
-        self.betas, self.eps = betas, float(eps)
-        self.exp_avg = torch.zeros_like(params)
-        self.exp_avg_sq = torch.zeros_like(params)
-        self.step_count = 0
-
-    @torch.no_grad()
-    def step(self) -> None:
-        beta1, beta2 = self.betas
-        self.step_count += 1
-        self.exp_avg.lerp_(self.grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(self.grad, self.grad, value=1 - beta2)
-        bias_correction1 = 1 - beta1 ** self.step_count
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** self.step_count)
-        step_size = (self.lr / bias_correction1).unsqueeze(1)  # (K, 1)
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        self.params.sub_(step_size * (self.exp_avg / denom))
-
-    def agent_state(self, k: int) -> dict[str, Tensor | int]:
-        """Row ``k``'s moments as flat vectors (``parameters_to_vector`` order of the single agent) and the step."""
-        return {"step": self.step_count, "exp_avg": self.exp_avg[k].clone(), "exp_avg_sq": self.exp_avg_sq[k].clone()}
-
-
-# -- per-agent statistics ------------------------------------------------------------------------------------
-def _agent_major(x: Tensor, num_agents: int) -> Tensor:
-    """(T, K·N, ...) -> (K, T·N, ...): agent k's transitions in the single-agent trainer's (t, n) order."""
-    T, KN = x.shape[:2]
-    n = KN // num_agents
-    return x.reshape(T, num_agents, n, *x.shape[2:]).transpose(0, 1).reshape(num_agents, T * n, *x.shape[2:])
-
-
 def _time_major(x: Tensor, steps: int) -> Tensor:
-    """(K, T·N) -> (T, K·N), the inverse of :func:`_agent_major`."""
+    """(K, T·N) -> (T, K·N), the inverse of :func:`ppo_lite.normalize.agent_major`."""
     K, TN = x.shape
     return x.reshape(K, steps, TN // steps).transpose(0, 1).reshape(steps, -1)
-
-
-class PerAgentObsNormalizer(ObsNormalizer):
-    """:class:`ObsNormalizer` with one running mean/variance per agent, for flat ``(..., K·N, obs_dim)`` observations."""
-
-    def __init__(self, num_agents: int, obs_dim: int, enabled: bool, device: torch.device | str = "cpu") -> None:
-        super().__init__(obs_dim, enabled, device=device)
-        self.num_agents = num_agents
-        self.rms = RunningMeanStd((num_agents, 1, obs_dim), device=device)  # the 1 broadcasts over an agent's envs
-        self._refresh()
-
-    def update(self, obs: Tensor, comm=None) -> None:
-        if self.enabled:
-            x = obs.reshape(-1, self.num_agents, obs.shape[-2] // self.num_agents, obs.shape[-1]).transpose(0, 1)
-            x = x.reshape(self.num_agents, -1, obs.shape[-1]).double()
-            self.rms.update_from_moments(x.mean(1, keepdim=True), x.var(1, unbiased=False, keepdim=True), x.shape[1])
-            self._refresh()
-
-    def __call__(self, obs: Tensor) -> Tensor:
-        if not self.enabled:
-            return obs
-        per_agent = obs.reshape(*obs.shape[:-2], self.num_agents, -1, obs.shape[-1])
-        return super().__call__(per_agent).reshape(obs.shape)
-
-
-class PerAgentRewardScaler(RewardScaler):
-    """:class:`RewardScaler` with one return statistic and one γ per agent, for flat ``(K·N,)`` rewards."""
-
-    def __init__(self, num_agents: int, envs_per_agent: int, gamma: Tensor, enabled: bool, device: torch.device | str = "cpu") -> None:
-        super().__init__(num_agents * envs_per_agent, 1.0, enabled, device=device)
-        self.num_agents, self.envs_per_agent = num_agents, envs_per_agent
-        self.gamma = gamma.to(device).repeat_interleave(envs_per_agent)  # track(): R <- γ_k R + r, elementwise
-        self.rms = RunningMeanStd((num_agents,), device=device)
-        self._inv_std = torch.ones(num_agents * envs_per_agent, device=device)
-
-    def update(self, returns: Tensor, comm=None) -> None:
-        if self.enabled:
-            x = _agent_major(returns, self.num_agents).double()
-            self.rms.update_from_moments(x.mean(1), x.var(1, unbiased=False), x.shape[1])
-            self._inv_std = torch.rsqrt(self.rms.var + self.eps).float().repeat_interleave(self.envs_per_agent)
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict(state)
-        self._inv_std = self._inv_std.repeat_interleave(self.envs_per_agent)
 
 
 def per_agent_gae(
@@ -419,29 +324,6 @@ def per_agent_gae(
 
 
 # -- the update --------------------------------------------------------------------------------------------------
-def per_agent_policy_loss(objective: str, logp: Tensor, logp_old: Tensor, adv: Tensor, clip_eps: Tensor, kl_coef: Tensor | None) -> Tensor:
-    """:func:`ppo_lite.trainer.policy_loss` per agent: (K, B) samples -> (K,) losses, coefficients (K, 1)."""
-    r = objectives.ratio(logp, logp_old)
-    if objective == "clip":
-        return -objectives.clipped_objective(r, adv, clip_eps).mean(1)
-    if objective == "surrogate":
-        return -(r * adv).mean(1)
-    if objective in ("kl_adaptive", "kl_dual"):
-        return -(r * adv).mean(1) + kl_coef.squeeze(1) * kl_k3(logp, logp_old.detach()).mean(1)
-    if objective == "pg":
-        return -(logp * adv).mean(1)
-    raise ValueError(f"unknown objective {objective!r}; use one of {SUPPORTED_OBJECTIVES}")
-
-
-def per_agent_value_loss(values: Tensor, returns: Tensor, old_values: Tensor, clip_eps: float | None) -> Tensor:
-    """:func:`ppo_lite.objectives.value_loss` per agent: (K, B) -> (K,)."""
-    unclipped = (values - returns) ** 2
-    if clip_eps is None:
-        return 0.5 * unclipped.mean(1)
-    clipped = (old_values + torch.clamp(values - old_values, -clip_eps, clip_eps) - returns) ** 2
-    return 0.5 * torch.maximum(unclipped, clipped).mean(1)
-
-
 def batched_update(
     net: BatchedActorCritic,
     optimizer: BatchedAdam,
@@ -464,47 +346,55 @@ def batched_update(
     mb = B // config.num_minibatches
     rows = torch.arange(K, device=dev).unsqueeze(1)
     clip_eps, ent_coef = hp.clip_eps.unsqueeze(1), hp.ent_coef
-    coef = None if kl_coef is None else kl_coef.reshape(K, 1)
+    coef = None if kl_coef is None else kl_coef.reshape(K)
     value_clip = config.value_clip_eps if config.clip_value else None
+    # As trainer.update: one minibatch is the whole batch, the same at every epoch, so no shuffle and the advantages
+    # are normalized once (each agent's own statistics).
+    whole_batch = config.num_minibatches == 1
+    if whole_batch and config.norm_adv:
+        batch = dict(batch, advantages=normalize_advantages(batch["advantages"], dim=1))
     sums = {k: torch.zeros(K, device=dev) for k in ("policy_loss", "value_loss", "entropy", "clip_frac", "grad_norm")}
     steps = 0
     for epoch in range(config.update_epochs):
-        if perms is not None:
+        if whole_batch:
+            perm = None
+        elif perms is not None:
             perm = perms[epoch].to(dev)
         else:  # an independent shuffle per agent: argsort of uniform noise
             perm = torch.rand(K, B, generator=generator, device=generator.device).argsort(1).to(dev)
         for start in range(0, B, mb):
-            idx = perm[:, start:start + mb]
-            logp, entropy, value = net.evaluate(batch["obs"][rows, idx], batch["actions"][rows, idx])
-            adv = batch["advantages"][rows, idx]
-            if config.norm_adv:  # each agent's own minibatch statistics (ppo_lite.trainer.normalize_advantages)
-                adv = (adv - adv.mean(1, keepdim=True)) / (adv.std(1, keepdim=True) + 1e-8)
-            logp_old = batch["logp"][rows, idx]
-            pi_loss = per_agent_policy_loss(config.objective, logp, logp_old, adv, clip_eps, coef)
-            v_loss = per_agent_value_loss(value, batch["returns"][rows, idx], batch["values"][rows, idx], value_clip)
-            ent = entropy.mean(1)
+            if whole_batch:
+                minibatch = batch
+            else:
+                idx = perm[:, start:start + mb]
+                minibatch = {k: v[rows, idx] for k, v in batch.items()}
+            logp, entropy, value = net.evaluate(minibatch["obs"], minibatch["actions"])
+            adv = minibatch["advantages"]
+            if config.norm_adv and not whole_batch:
+                adv = normalize_advantages(adv, dim=1)
+            logp_old = minibatch["logp"]
+            pi_loss = policy_loss(config.objective, logp, logp_old, adv, clip_eps, coef, dim=1)
+            v_loss = objectives.value_loss(value, minibatch["returns"], minibatch["values"], value_clip, dim=1)
+            ent = objectives.entropy_bonus(entropy, dim=1)
             loss = pi_loss + config.vf_coef * v_loss - ent_coef * ent  # (K,)
 
-            net.grad.zero_()
+            optimizer.zero_grad()
             with warnings.catch_warnings():
                 # Layer grads are strided views of net.grad (rows of length P); torch warns that such a layout may
                 # be slower for DDP buckets. It is what lets clipping and Adam run as single ops on (K, P).
                 warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
                 loss.sum().backward()  # agents share no parameter: row k of net.grad is dL_k/dθ_k
             if config.max_grad_norm is not None:
-                # torch.nn.utils.clip_grad_norm_ per agent: scale g_k by min(1, c / (||g_k|| + 1e-6)).
-                grad_norm = torch.linalg.vector_norm(net.grad, dim=1)
-                net.grad.mul_(torch.clamp(config.max_grad_norm / (grad_norm + 1e-6), max=1.0).unsqueeze(1))
+                grad_norm = optimizer.clip_grad_norm(config.max_grad_norm)
             else:
                 grad_norm = torch.zeros(K, device=dev)
             optimizer.step()
 
             with torch.no_grad():
-                r = torch.exp(logp - logp_old)
                 sums["policy_loss"] += pi_loss.detach()
                 sums["value_loss"] += v_loss.detach()
                 sums["entropy"] += ent.detach()
-                sums["clip_frac"] += ((r - 1.0).abs() > clip_eps).float().mean(1)
+                sums["clip_frac"] += objectives.clip_fraction(torch.exp(logp - logp_old), clip_eps, dim=1)
                 sums["grad_norm"] += grad_norm
             steps += 1
     out = {k: v / steps for k, v in sums.items()}
@@ -527,19 +417,20 @@ class BatchedTrainer:
         base = config.base
         K, N = config.num_agents, base.num_envs
         self.device = resolve_device(base.device)
-        env_kwargs = {} if base.validate_actions is None else {"validate_actions": base.validate_actions}
-        self.env: VecEnv = make_env(base.env_id, K * N, self.device, base.backend, **_supported(base, env_kwargs))
+        self.env: VecEnv = make_env(base.env_id, K * N, self.device, base.backend, base.validate_actions)
         self.net = BatchedActorCritic.from_seeds(
             config.seeds, self.env.obs_dim, self.env.act_dim, self.env.is_discrete, base.hidden, base.activation,
             base.ortho_init, base.log_std_init, device=self.device,
         )
         self.hp = AgentHyperparameters.from_config(config, self.device)
-        self.optimizer = BatchedAdam(self.net.flat, self.net.grad, self.hp.lr.clone(), eps=base.adam_eps)
+        # The learning rates in float64, as the single-agent trainer's Python floats (BatchedAdam rounds as Adam does).
+        self.base_lr = torch.tensor(config.values("lr"), dtype=torch.float64, device=self.device)
+        self.optimizer = BatchedAdam(self.net.flat, self.net.grad, self.base_lr.clone(), eps=base.adam_eps)
         self.stream_seed = _stream_seed(config.seeds)
         self.generator = torch.Generator(device=self.device).manual_seed(self.stream_seed)
         self.obs_norm = PerAgentObsNormalizer(K, self.env.obs_dim, base.norm_obs, self.device)
         self.reward_scaler = PerAgentRewardScaler(K, N, self.hp.gamma, base.scale_reward, self.device)
-        self.controller = make_kl_controller(base.objective, base.kl_target, base.kl_coef_init, base.kl_dual_lr, self.device)
+        self.controller = make_kl_controller(base, self.device)
         if self.controller is not None:  # one β or η per agent; the controllers' rules are elementwise
             self.controller.coef = torch.full((K,), float(base.kl_coef_init), device=self.device)
         self.histories = [History() for _ in range(K)]
@@ -550,10 +441,10 @@ class BatchedTrainer:
     def run(self, progress: bool = True, callback: Callable[[int, list[History]], bool | None] | None = None) -> list[History]:
         """Train every agent for ``base.total_steps`` env steps; ``callback(update, histories)`` returning True stops."""
         cfg = self.config.base
-        bar = _progress_bar(progress, total=cfg.num_updates, initial=self.updates_done, desc=f"{cfg.env_id} x{self.config.num_agents}")
+        bar = progress_bar(progress, total=cfg.num_updates, initial=self.updates_done, desc=f"{cfg.env_id} x{self.config.num_agents}")
         while self.updates_done < cfg.num_updates:
             t0 = time.perf_counter()
-            self._one_update()
+            self.run_update()
             seconds = time.perf_counter() - t0
             for h in self.histories:
                 h.log_update(time=seconds, sps=cfg.batch_size / max(seconds, 1e-9))  # each agent's own env steps/s
@@ -578,25 +469,26 @@ class BatchedTrainer:
         )
         return adv, adv + rollout.values
 
-    def _one_update(self) -> None:
+    def run_update(self) -> None:
+        """One update of every agent (the single-agent :meth:`ppo_lite.trainer.Trainer.run_update`, batched)."""
         cfg, K = self.config.base, self.config.num_agents
         u = self.updates_done
         frac = 1.0 - u / cfg.num_updates if cfg.anneal_lr else 1.0
-        self.optimizer.lr.copy_(self.hp.lr * frac)
+        self.optimizer.lr.copy_(self.base_lr * frac)
 
         rollout, self.obs = collect_rollout(self.env, self.net, self.obs, cfg.num_steps, self.obs_norm, self.reward_scaler, self.generator)
         advantages, returns = self._advantages(rollout)
         batch = {
-            "obs": _agent_major(rollout.obs, K), "actions": _agent_major(rollout.actions, K),
-            "logp": _agent_major(rollout.logp, K), "values": _agent_major(rollout.values, K),
-            "advantages": _agent_major(advantages, K), "returns": _agent_major(returns, K),
+            "obs": agent_major(rollout.obs, K), "actions": agent_major(rollout.actions, K),
+            "logp": agent_major(rollout.logp, K), "values": agent_major(rollout.values, K),
+            "advantages": agent_major(advantages, K), "returns": agent_major(returns, K),
         }
         kl_coef = None if self.controller is None else self.controller.coef
         stats = batched_update(self.net, self.optimizer, batch, cfg, self.hp, self.generator, kl_coef)
         with torch.no_grad():
             logp_new, _ = self.net.log_prob_entropy(batch["obs"], batch["actions"])
             approx_kl = kl_k3(logp_new, batch["logp"]).mean(1)
-            ev = _explained_variance(batch["values"], batch["returns"])
+            ev = explained_variance(batch["values"], batch["returns"], dim=1)
         if self.controller is not None:
             self.controller.update(approx_kl)
         self.obs_norm.update(rollout.raw_obs)
@@ -605,8 +497,8 @@ class BatchedTrainer:
         # The one read-back of this update: per-agent figures and the rollout's episode ends, in one tensor.
         figures = dict(stats, approx_kl=approx_kl, explained_variance=ev)
         figures["kl_coef"] = self.controller.coef if self.controller is not None else torch.full((K,), float("nan"), device=self.device)
-        figures["finite_obs"] = torch.isfinite(_agent_major(rollout.raw_obs, K)).flatten(1).all(1)
-        figures["finite_rewards"] = torch.isfinite(_agent_major(rollout.rewards, K)).all(1)
+        figures["finite_obs"] = torch.isfinite(agent_major(rollout.raw_obs, K)).flatten(1).all(1)
+        figures["finite_rewards"] = torch.isfinite(agent_major(rollout.rewards, K)).all(1)
         figures["finite_params"] = torch.isfinite(self.net.flat).all(1)
         names = list(figures)
         T, KN = rollout.rewards.shape
@@ -617,7 +509,8 @@ class BatchedTrainer:
         F = len(names)
         per_agent = host[:F * K].reshape(F, K)
         dones, ep_ret, ep_len = (host[F * K + i * T * KN:F * K + (i + 1) * T * KN].reshape(T, K, KN // K).transpose(0, 1) for i in range(3))
-        self._check_finite(u, dict(zip(names, per_agent)))
+        for k in range(K):
+            check_finite(self._where(u, k), {name: float(per_agent[i, k]) for i, name in enumerate(names)})
 
         n = KN // K
         ended = dones.nonzero()  # rows (k, t, env), sorted by agent, then step: the single-agent logging order
@@ -638,30 +531,9 @@ class BatchedTrainer:
                 **{name: float(per_agent[i, k]) for i, name in enumerate(names) if not name.startswith("finite_")},
             )
 
-    def _check_finite(self, update_index: int, figures: dict[str, Tensor]) -> None:
-        """Stop at the first non-finite observation, reward, loss or parameter of any agent, naming the agent."""
-        checks = [("finite_obs", "the environment returned non-finite observations"), ("finite_rewards", "the environment returned non-finite rewards"),
-                  ("finite_params", "a network parameter became non-finite")]
-        for name, what in checks:
-            bad = (figures[name] != 1.0).nonzero().flatten().tolist()
-            if bad:
-                raise FloatingPointError(self._nan_message(update_index, bad[0], what))
-        for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "grad_norm"):
-            bad = (~torch.isfinite(figures[name])).nonzero().flatten().tolist()
-            if bad:
-                raise FloatingPointError(self._nan_message(update_index, bad[0], f"{name} is {float(figures[name][bad[0]])}"))
-
-    def _nan_message(self, update_index: int, k: int, what: str) -> str:
+    def _where(self, update_index: int, k: int) -> str:
         hp = {name: self.config.values(name)[k] for name in AGENT_FIELDS}
-        return (f"update {update_index + 1}, agent {k} (seed {self.config.seeds[k]}, {hp}): {what}; training of the batch "
-                "stopped. Lower that agent's learning rate or check the rewards and observations.")
-
-
-def _explained_variance(values: Tensor, returns: Tensor) -> Tensor:
-    r"""Per agent :math:`1 - \mathrm{Var}[\hat R - V]/\mathrm{Var}[\hat R]` over (K, B) (unbiased, float64, as the trainer)."""
-    var_ret = returns.double().var(1)
-    var_err = (returns - values).double().var(1)
-    return (1.0 - var_err / var_ret.clamp_min(1e-12)).float()
+        return f"update {update_index + 1}, agent {k} (seed {self.config.seeds[k]}, {hp}) of a batch of {self.config.num_agents}"
 
 
 def train_batched(

@@ -45,10 +45,15 @@ class LocalComm:
         return list(values)
 
 
-def global_mean_std(x: Tensor, comm: LocalComm) -> tuple[Tensor, Tensor]:
-    r"""Mean and (unbiased) std of ``x`` pooled over all processes, from the sums :math:`n, \sum x, \sum x^2`."""
-    x64 = x.detach().double().reshape(-1)
-    sums = comm.all_reduce_sum(torch.stack([torch.tensor(float(x64.numel()), dtype=torch.float64, device=x.device), x64.sum(), x64.pow(2).sum()]))
+def global_mean_std(x: Tensor, comm: LocalComm, dim: int | None = None) -> tuple[Tensor, Tensor]:
+    r"""Mean and (unbiased) std of ``x`` pooled over all processes, from the sums :math:`n, \sum x, \sum x^2`:
+    over every element (``dim=None``: scalars), or along ``dim`` (one mean and std per remaining index)."""
+    x64 = x.detach().double()
+    if dim is None:
+        x64, dim = x64.reshape(-1), 0
+    total = x64.sum(dim)
+    count = torch.full_like(total, float(x64.shape[dim]))
+    sums = comm.all_reduce_sum(torch.stack([count, total, x64.pow(2).sum(dim)]))
     n, s, ss = sums[0], sums[1], sums[2]
     mean = s / n
     var = (ss - n * mean * mean).clamp_min(0.0) / (n - 1).clamp_min(1.0)

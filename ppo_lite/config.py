@@ -16,7 +16,12 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass
 class PPOConfig:
-    """Hyperparameters of :func:`ppo_lite.train`. Defaults are the discrete classic-control family's."""
+    """Hyperparameters of :func:`ppo_lite.train`.
+
+    The field defaults are the classic-discrete family's (``FAMILY_DEFAULTS["classic_discrete"]``, CartPole-v1):
+    ``PPOConfig()`` equals ``PPOConfig.for_env("CartPole-v1")`` (tested). The KL controllers of :mod:`ppo_lite.kl`
+    take their defaults from here too.
+    """
 
     # --- task and run -------------------------------------------------------------------------------------
     env_id: str = "CartPole-v1"
@@ -43,7 +48,7 @@ class PPOConfig:
     """GAE λ ∈ [0, 1]."""
 
     # --- update ---------------------------------------------------------------------------------------------
-    update_epochs: int = 10
+    update_epochs: int = 20
     """Passes over each rollout."""
     num_minibatches: int = 1
     """Minibatches per epoch; must divide ``num_envs * num_steps``."""
@@ -64,11 +69,13 @@ class PPOConfig:
     norm_adv: bool = True
     """Normalize advantages to zero mean and unit std per minibatch."""
     target_kl: float | None = None
-    """Stop the epochs of an update early when the approximate KL exceeds this; ``None`` = never."""
+    """Early stopping, any objective: stop the epochs of an update once the approximate KL of its last minibatch
+    exceeds this; ``None`` = never. (Not ``kl_target``, which is what PPO v1's β/η controllers aim at.)"""
 
     # --- KL objectives (PPO v1) ----------------------------------------------------------------------------
     kl_target: float = 0.01
-    """d_targ of the adaptive-β rule, δ of the dual-descent constraint KL ≤ δ."""
+    """The KL the PPO v1 controllers steer towards: d_targ of the adaptive-β rule, δ of the dual-descent
+    constraint KL ≤ δ (``kl_adaptive``, ``kl_dual``). (Not ``target_kl``, the early-stopping threshold.)"""
     kl_coef_init: float = 1.0
     """Initial β or η."""
     kl_dual_lr: float = 50.0
@@ -218,6 +225,11 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         lr=2.5e-4, anneal_lr=True, clip_eps=0.2, ent_coef=0.01, clip_value=True, total_steps=500_000,
     ),
 }
+SOLVED_THRESHOLDS: dict[str, float] = {
+    "CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "LunarLanderContinuous-v3": 200.0,
+}
+"""Mean return of the last 20 episodes at which the course calls a task solved (CartPole's 475 is gymnasium's
+``reward_threshold``; the others are the usual ones of the zoo and CleanRL reports)."""
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "Acrobot-v1": dict(gamma=0.99, gae_lambda=0.94, norm_obs=True, total_steps=300_000),
 }

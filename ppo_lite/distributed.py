@@ -220,7 +220,7 @@ def init_from_env(device: str = "auto", backend: str | None = None, timeout_s: f
     return DistComm(env.local_rank)
 
 
-def destroy(comm: DistComm | None = None, after_error: bool = False) -> None:
+def destroy(after_error: bool = False) -> None:
     """Tear the process group down (no-op when none is running).
 
     After an error under NCCL the group is left to process exit: destroying it waits for collectives that peers
@@ -328,8 +328,8 @@ class DistTrainer(Trainer):
             self.comm.all_reduce_min(torch.ones(1))
         return history
 
-    def _one_update(self) -> None:
-        super()._one_update()
+    def run_update(self) -> None:
+        super().run_update()
         self._pool_loss_figures()
         if self._gather_for_save:
             self._gather_rank_states()
@@ -348,7 +348,7 @@ class DistTrainer(Trainer):
     def _gather_rank_states(self) -> None:
         own = {
             "env": self.env.state_dict(), "generator": self.generator.get_state(), "obs": self.obs.cpu(),
-            "reward_returns": self.reward_scaler.returns.cpu(), "update": self.counters.update,
+            "reward_returns": self.reward_scaler.discounted_return.cpu(), "update": self.counters.update,
         }
         self._rank_states = self.comm.gather_objects(own) if isinstance(self.comm, DistComm) else [own]
 
@@ -369,7 +369,7 @@ class DistTrainer(Trainer):
             self.env.load_state_dict(mine["env"])
             self.generator.set_state(mine["generator"])
             self.obs = mine["obs"].to(self.device)
-            self.reward_scaler.returns = mine["reward_returns"].to(self.device)
+            self.reward_scaler.discounted_return = mine["reward_returns"].to(self.device)
 
 
 _LOCAL_FIGURES = ("policy_loss", "value_loss", "entropy", "clip_frac")

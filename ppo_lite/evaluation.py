@@ -52,7 +52,7 @@ def evaluate(
     returns = torch.full((episodes,), float("nan"))
     finished = torch.zeros(episodes, dtype=torch.bool)
     while not bool(finished.all()):
-        action, _, _ = agent.act(obs_norm(obs), generator, deterministic=deterministic)
+        action, _ = agent.sample(obs_norm(obs), generator, deterministic=deterministic)
         if not env.is_discrete:
             space = env.single_action_space
             action = torch.clamp(action, torch.as_tensor(space.low, device=device), torch.as_tensor(space.high, device=device))

@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .config import PPOConfig
+
 __all__ = ["kl_k1", "kl_k2", "kl_k3", "AdaptiveBeta", "DualDescent", "make_kl_controller"]
 
 
@@ -53,7 +55,9 @@ class AdaptiveBeta:
 
     name = "beta"
 
-    def __init__(self, target: float = 0.01, init: float = 1.0, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, target: float = PPOConfig.kl_target, init: float = PPOConfig.kl_coef_init, device: torch.device | str = "cpu"
+    ) -> None:
         if not target > 0:
             raise ValueError(f"KL target d_targ must be > 0, got {target}")
         if not init >= 0:
@@ -91,7 +95,8 @@ class DualDescent:
     name = "eta"
 
     def __init__(
-        self, target: float = 0.01, init: float = 1.0, lr: float = 10.0, device: torch.device | str = "cpu"
+        self, target: float = PPOConfig.kl_target, init: float = PPOConfig.kl_coef_init, lr: float = PPOConfig.kl_dual_lr,
+        device: torch.device | str = "cpu",
     ) -> None:
         if not target > 0:
             raise ValueError(f"KL bound delta must be > 0, got {target}")
@@ -117,10 +122,11 @@ class DualDescent:
         self.lr = float(state["lr"])
 
 
-def make_kl_controller(objective: str, target: float, init: float, lr: float, device) -> AdaptiveBeta | DualDescent | None:
-    """The controller for a trainer objective: ``kl_adaptive`` -> AdaptiveBeta, ``kl_dual`` -> DualDescent, else None."""
-    if objective == "kl_adaptive":
-        return AdaptiveBeta(target=target, init=init, device=device)
-    if objective == "kl_dual":
-        return DualDescent(target=target, init=init, lr=lr, device=device)
+def make_kl_controller(config: PPOConfig, device: torch.device | str = "cpu") -> AdaptiveBeta | DualDescent | None:
+    """The controller of ``config.objective`` with the config's settings: ``kl_adaptive`` -> :class:`AdaptiveBeta`
+    (``kl_target``, ``kl_coef_init``), ``kl_dual`` -> :class:`DualDescent` (also ``kl_dual_lr``), else None."""
+    if config.objective == "kl_adaptive":
+        return AdaptiveBeta(target=config.kl_target, init=config.kl_coef_init, device=device)
+    if config.objective == "kl_dual":
+        return DualDescent(target=config.kl_target, init=config.kl_coef_init, lr=config.kl_dual_lr, device=device)
     return None

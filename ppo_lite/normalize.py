@@ -8,9 +8,13 @@ mean :math:`\mu_b`, variance :math:`\sigma_b^2` and count :math:`n_b`, with :mat
           M' = \sigma^2 n + \sigma_b^2 n_b + \delta^2\, n\, n_b / n', \qquad \sigma'^2 = M'/n'.
 
 - Observation normalization: :math:`\tilde o = \mathrm{clip}((o - \mu)/\sqrt{\sigma^2 + 10^{-8}}, -10, 10)`.
-- Reward scaling: :math:`\tilde r_t = r_t / \sqrt{\mathrm{Var}[R] + 10^{-8}}` where
+- Reward scaling: :math:`\tilde r_t = \mathrm{clip}(r_t / \sqrt{\mathrm{Var}[R] + 10^{-8}}, -10, 10)` where
   :math:`R_t = \gamma R_{t-1} (1 - d_{t-1}) + r_t` is the running *discounted return* of each env. The mean is not
   subtracted (subtracting it would change the sign of rewards; baselines #538, CleanRL #23).
+
+:class:`PerAgentObsNormalizer` and :class:`PerAgentRewardScaler` keep one statistic per agent for K agents trained
+side by side (:mod:`ppo_lite.batched`), with the same formulas, on flat ``(..., K·N, ·)`` env tensors whose agent k
+owns envs ``[kN, (k+1)N)``.
 
 The trainer freezes the statistics during a rollout and updates them once per rollout, so every stored
 observation of one batch is normalized with the same statistics (the update sees exactly what the rollout saw).
@@ -22,7 +26,7 @@ from torch import Tensor
 
 from .comm import LocalComm, global_moments
 
-__all__ = ["RunningMeanStd", "ObsNormalizer", "RewardScaler"]
+__all__ = ["RunningMeanStd", "ObsNormalizer", "RewardScaler", "PerAgentObsNormalizer", "PerAgentRewardScaler", "agent_major"]
 
 
 class RunningMeanStd:
@@ -58,7 +62,7 @@ class RunningMeanStd:
 class ObsNormalizer:
     """:math:`\\mathrm{clip}((o-\\mu)/\\sqrt{\\sigma^2+\\epsilon}, -c, c)`; identity when ``enabled`` is False."""
 
-    def __init__(self, obs_dim: int, enabled: bool, clip: float = 10.0, eps: float = 1e-8, device="cpu") -> None:
+    def __init__(self, obs_dim: int, enabled: bool, clip: float = 10.0, eps: float = 1e-8, device: torch.device | str = "cpu") -> None:
         self.enabled, self.clip, self.eps = enabled, clip, eps
         self.rms = RunningMeanStd((obs_dim,), device=device)
         self._refresh()
@@ -87,24 +91,29 @@ class ObsNormalizer:
 
 
 class RewardScaler:
-    """Divide rewards by the running std of each env's discounted return; identity when disabled."""
+    """Divide rewards by the running std of each env's discounted return, clipped to ±``clip``; identity when disabled.
 
-    def __init__(self, num_envs: int, gamma: float, enabled: bool, clip: float = 10.0, eps: float = 1e-8, device="cpu") -> None:
+    ``discounted_return`` holds each env's running :math:`R_t` (not to be confused with the value targets, which
+    :mod:`ppo_lite.rollout` calls ``returns``).
+    """
+
+    def __init__(self, num_envs: int, gamma: float | Tensor, enabled: bool, clip: float = 10.0, eps: float = 1e-8, device: torch.device | str = "cpu") -> None:
         self.enabled, self.gamma, self.clip, self.eps = enabled, gamma, clip, eps
         self.rms = RunningMeanStd((), device=device)
-        self.returns = torch.zeros(num_envs, device=device)
+        self.discounted_return = torch.zeros(num_envs, device=device)
         self._inv_std = torch.ones((), device=device)
 
     def track(self, reward: Tensor, done: Tensor) -> Tensor:
         """Advance :math:`R \\leftarrow \\gamma R + r` (reset after ``done``) and return R (for the statistics)."""
-        self.returns = self.returns * self.gamma + reward
-        tracked = self.returns
-        self.returns = torch.where(done, torch.zeros_like(self.returns), self.returns)
+        self.discounted_return = self.discounted_return * self.gamma + reward
+        tracked = self.discounted_return
+        self.discounted_return = torch.where(done, torch.zeros_like(tracked), tracked)
         return tracked
 
-    def update(self, returns: Tensor, comm: LocalComm | None = None) -> None:
+    def update(self, tracked: Tensor, comm: LocalComm | None = None) -> None:
+        """Merge a rollout's tracked discounted returns (what :meth:`track` returned) into the statistics."""
         if self.enabled:
-            self.rms.update(returns.reshape(-1), comm)
+            self.rms.update(tracked.reshape(-1), comm)
             self._inv_std = torch.rsqrt(self.rms.var + self.eps).float()
 
     def __call__(self, reward: Tensor) -> Tensor:
@@ -113,9 +122,64 @@ class RewardScaler:
         return torch.clamp(reward * self._inv_std, -self.clip, self.clip)
 
     def state_dict(self) -> dict:
-        return {"rms": self.rms.state_dict(), "returns": self.returns.cpu()}
+        return {"rms": self.rms.state_dict(), "returns": self.discounted_return.cpu()}  # key kept for old checkpoints
 
     def load_state_dict(self, state: dict) -> None:
         self.rms.load_state_dict(state["rms"])
-        self.returns = state["returns"].to(self.returns.device)
+        self.discounted_return = state["returns"].to(self.discounted_return.device)
         self._inv_std = torch.rsqrt(self.rms.var + self.eps).float()
+
+
+# -- K agents side by side (ppo_lite.batched) ----------------------------------------------------------------
+def agent_major(x: Tensor, num_agents: int) -> Tensor:
+    """(T, K·N, ...) -> (K, T·N, ...): agent k's transitions in the single-agent trainer's (t, n) order."""
+    T, KN = x.shape[:2]
+    n = KN // num_agents
+    return x.reshape(T, num_agents, n, *x.shape[2:]).transpose(0, 1).reshape(num_agents, T * n, *x.shape[2:])
+
+
+class PerAgentObsNormalizer(ObsNormalizer):
+    """:class:`ObsNormalizer` with one running mean/variance per agent, for flat ``(..., K·N, obs_dim)`` observations."""
+
+    def __init__(self, num_agents: int, obs_dim: int, enabled: bool, device: torch.device | str = "cpu") -> None:
+        super().__init__(obs_dim, enabled, device=device)
+        self.num_agents = num_agents
+        self.rms = RunningMeanStd((num_agents, 1, obs_dim), device=device)  # the 1 broadcasts over an agent's envs
+        self._refresh()
+
+    def update(self, obs: Tensor, comm: LocalComm | None = None) -> None:
+        if comm is not None and comm.world_size > 1:
+            raise ValueError("PerAgentObsNormalizer pools over one process only")
+        if self.enabled:
+            K, D = self.num_agents, obs.shape[-1]
+            per_agent = obs.reshape(-1, K, obs.shape[-2] // K, D).transpose(1, 2)  # (T, N, K, D): a sample axis first
+            self.rms.update(per_agent.reshape(-1, K, 1, D))  # the moments of RunningMeanStd.update, per agent
+            self._refresh()
+
+    def __call__(self, obs: Tensor) -> Tensor:
+        if not self.enabled:
+            return obs
+        per_agent = obs.reshape(*obs.shape[:-2], self.num_agents, -1, obs.shape[-1])
+        return super().__call__(per_agent).reshape(obs.shape)
+
+
+class PerAgentRewardScaler(RewardScaler):
+    """:class:`RewardScaler` with one return statistic and one γ per agent, for flat ``(K·N,)`` rewards."""
+
+    def __init__(self, num_agents: int, envs_per_agent: int, gamma: Tensor, enabled: bool, device: torch.device | str = "cpu") -> None:
+        super().__init__(num_agents * envs_per_agent, 1.0, enabled, device=device)
+        self.num_agents, self.envs_per_agent = num_agents, envs_per_agent
+        self.gamma = gamma.to(device).repeat_interleave(envs_per_agent)  # track(): R <- γ_k R + r, elementwise
+        self.rms = RunningMeanStd((num_agents,), device=device)
+        self._inv_std = torch.ones(num_agents * envs_per_agent, device=device)
+
+    def update(self, tracked: Tensor, comm: LocalComm | None = None) -> None:
+        if comm is not None and comm.world_size > 1:
+            raise ValueError("PerAgentRewardScaler pools over one process only")
+        if self.enabled:
+            self.rms.update(agent_major(tracked, self.num_agents).T)  # (T·N, K): the moments per agent
+            self._inv_std = torch.rsqrt(self.rms.var + self.eps).float().repeat_interleave(self.envs_per_agent)
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._inv_std = self._inv_std.repeat_interleave(self.envs_per_agent)

@@ -1,6 +1,7 @@
 r"""Policy and value losses (notebooks 01, 03, 04, 05). All are *losses*: minimized by gradient descent,
 so each is the negative of the objective the notebooks maximize. Inputs are per-sample tensors of one shape;
-outputs are scalars (sample means).
+outputs are sample means: scalars by default, or means over one dimension with ``dim`` (``dim=1`` on ``(K, B)``
+tensors gives K agents' losses at once, :mod:`ppo_lite.batched`; coefficients then broadcast, e.g. ``(K, 1)``).
 
 With :math:`r_i(\theta) = \pi_\theta(a_i|s_i)/\pi_{old}(a_i|s_i) = \exp(\log\pi_\theta - \log\pi_{old})`:
 
@@ -36,6 +37,11 @@ __all__ = [
 ]
 
 
+def _mean(x: Tensor, dim: int | None) -> Tensor:
+    """The sample mean: over every element (``dim=None``), or over ``dim``."""
+    return x.mean() if dim is None else x.mean(dim)
+
+
 def ratio(logp_new: Tensor, logp_old: Tensor) -> Tensor:
     r"""Importance weight :math:`r = \pi_\theta/\pi_{old} = \exp(\log\pi_\theta - \log\pi_{old})`.
 
@@ -45,14 +51,14 @@ def ratio(logp_new: Tensor, logp_old: Tensor) -> Tensor:
     return torch.exp(logp_new - logp_old.detach())
 
 
-def pg_loss(logp: Tensor, advantages: Tensor) -> Tensor:
+def pg_loss(logp: Tensor, advantages: Tensor, dim: int | None = None) -> Tensor:
     r"""Vanilla policy-gradient loss :math:`-\hat{\mathbb E}[\log\pi_\theta(a|s) \hat A]` (notebook 01)."""
-    return -(logp * advantages.detach()).mean()
+    return -_mean(logp * advantages.detach(), dim)
 
 
-def surrogate_loss(logp_new: Tensor, logp_old: Tensor, advantages: Tensor) -> Tensor:
+def surrogate_loss(logp_new: Tensor, logp_old: Tensor, advantages: Tensor, dim: int | None = None) -> Tensor:
     r"""Importance-weighted surrogate :math:`-\hat{\mathbb E}[r(\theta)\hat A]` (CPI objective, notebook 03)."""
-    return -(ratio(logp_new, logp_old) * advantages.detach()).mean()
+    return -_mean(ratio(logp_new, logp_old) * advantages.detach(), dim)
 
 
 def clipped_objective(r: Tensor, advantages: Tensor, clip_eps: float | Tensor) -> Tensor:
@@ -65,29 +71,34 @@ def clipped_objective(r: Tensor, advantages: Tensor, clip_eps: float | Tensor) -
     return torch.minimum(r * advantages, torch.clamp(r, 1.0 - clip_eps, 1.0 + clip_eps) * advantages)
 
 
-def clipped_loss(logp_new: Tensor, logp_old: Tensor, advantages: Tensor, clip_eps: float | Tensor) -> Tensor:
+def clipped_loss(
+    logp_new: Tensor, logp_old: Tensor, advantages: Tensor, clip_eps: float | Tensor, dim: int | None = None
+) -> Tensor:
     r"""PPO v2 loss :math:`-\hat{\mathbb E}[\min(r \hat A, \mathrm{clip}(r, 1-\epsilon, 1+\epsilon)\hat A)]`."""
-    return -clipped_objective(ratio(logp_new, logp_old), advantages, clip_eps).mean()
+    return -_mean(clipped_objective(ratio(logp_new, logp_old), advantages, clip_eps), dim)
 
 
-def kl_penalty_loss(logp_new: Tensor, logp_old: Tensor, advantages: Tensor, coef: float | Tensor) -> Tensor:
+def kl_penalty_loss(
+    logp_new: Tensor, logp_old: Tensor, advantages: Tensor, coef: float | Tensor, dim: int | None = None
+) -> Tensor:
     r"""PPO v1 loss :math:`-\hat{\mathbb E}[r \hat A] + c\, \hat{\mathbb E}[k_3]` (notebook 04).
 
     ``coef`` is β (adaptive rule) or η (dual descent). :math:`k_3 = (r-1) - \log r` is an unbiased,
     non-negative estimate of :math:`\mathrm{KL}(\pi_{old}\|\pi_\theta)` whose gradient is unbiased too:
     :math:`\nabla \mathbb E_{old}[k_3] = \mathbb E_{old}[\nabla r - \nabla\log\pi_\theta] = \nabla\mathrm{KL}`.
     """
-    kl = kl_k3(logp_new, logp_old.detach()).mean()
-    return surrogate_loss(logp_new, logp_old, advantages) + coef * kl
+    kl = _mean(kl_k3(logp_new, logp_old.detach()), dim)
+    return surrogate_loss(logp_new, logp_old, advantages, dim) + coef * kl
 
 
-def clip_fraction(r: Tensor, clip_eps: float | Tensor) -> Tensor:
+def clip_fraction(r: Tensor, clip_eps: float | Tensor, dim: int | None = None) -> Tensor:
     r"""Fraction of samples with :math:`|r - 1| > \epsilon` (a diagnostic; no gradient)."""
-    return ((r.detach() - 1.0).abs() > clip_eps).float().mean()
+    return _mean(((r.detach() - 1.0).abs() > clip_eps).float(), dim)
 
 
 def value_loss(
-    values: Tensor, returns: Tensor, old_values: Tensor | None = None, clip_eps: float | None = None
+    values: Tensor, returns: Tensor, old_values: Tensor | None = None, clip_eps: float | None = None,
+    dim: int | None = None,
 ) -> Tensor:
     r"""Value regression :math:`\tfrac12 \hat{\mathbb E}[(V_\phi(s) - \hat R)^2]`.
 
@@ -99,14 +110,14 @@ def value_loss(
     returns = returns.detach()
     unclipped = (values - returns) ** 2
     if clip_eps is None:
-        return 0.5 * unclipped.mean()
+        return 0.5 * _mean(unclipped, dim)
     if old_values is None:
         raise ValueError("value clipping needs old_values (the values predicted at rollout time)")
     old_values = old_values.detach()
     clipped = (old_values + torch.clamp(values - old_values, -clip_eps, clip_eps) - returns) ** 2
-    return 0.5 * torch.maximum(unclipped, clipped).mean()
+    return 0.5 * _mean(torch.maximum(unclipped, clipped), dim)
 
 
-def entropy_bonus(entropy: Tensor) -> Tensor:
+def entropy_bonus(entropy: Tensor, dim: int | None = None) -> Tensor:
     r""":math:`\hat{\mathbb E}[\mathcal H]`; the trainer *subtracts* ``ent_coef`` times this from the loss."""
-    return entropy.mean()
+    return _mean(entropy, dim)

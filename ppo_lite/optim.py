@@ -17,13 +17,59 @@ Adam (Kingma & Ba 2015), step :math:`t`, learning rate :math:`\alpha`, written o
 
 Gradient-norm clipping (``torch.nn.utils.clip_grad_norm_``): :math:`g \leftarrow g \cdot \min\big(1,
 c / (\lVert g \rVert_2 + 10^{-6})\big)` with the global norm over all parameters.
+
+:class:`BatchedAdam` is the same optimizer for K independent agents (:mod:`ppo_lite.batched`): a ``(K, P)`` parameter
+matrix whose row k is agent k's vector, a learning rate per row, the norm clip per row. Both call the one
+:func:`adam_step` and the one :func:`clip_grad_norm`, so every row is bitwise ``torch.optim.Adam`` with its own rate.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FlatAdam"]
+__all__ = ["FlatAdam", "BatchedAdam", "adam_step", "clip_grad_norm"]
+
+
+@torch.no_grad()
+def adam_step(
+    params: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, step: int,
+    lr: float | Tensor, betas: tuple[float, float], eps: float,
+) -> None:
+    r"""One Adam step in place (the module docstring has the formula); ``step`` is :math:`t` after this step.
+
+    ``lr`` is a float, or a ``(K,)`` float64 tensor of per-row rates for ``(K, P)`` ``params``. The float path is
+    torch's single-tensor Adam op for op (``addcdiv_(m, d, value=-lr / (1 - beta1^t))``). The tensor path computes
+    each row's :math:`\alpha_k/(1-\beta_1^t)` in float64 and rounds it to the parameters' dtype, as ``addcdiv_`` rounds
+    its Python-float value, and applies :math:`(s_k m)/d` in ``addcdiv_``'s order: row k is bitwise the float path.
+    """
+    beta1, beta2 = betas
+    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5  # `** 0.5` as torch does (not math.sqrt)
+    denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+    if isinstance(lr, Tensor):
+        step_size = (lr.double() / bias_correction1).to(params.dtype).unsqueeze(-1)  # (K, 1)
+        params.sub_(step_size * exp_avg / denom)
+    else:
+        params.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
+
+
+@torch.no_grad()
+def clip_grad_norm(grad: Tensor, max_norm: float, dim: int | None = None) -> Tensor:
+    r"""Scale ``grad`` in place by :math:`\min(1, c/(\lVert g\rVert_2 + 10^{-6}))`; return :math:`\lVert g\rVert_2` (no sync).
+
+    ``dim=None``: one global norm (``torch.nn.utils.clip_grad_norm_``); ``dim=1`` on a ``(K, P)`` matrix: one norm and
+    one scale per row (per agent), returned as ``(K,)``.
+    """
+    total = torch.linalg.vector_norm(grad, dim=dim, keepdim=dim is not None)
+    grad.mul_(torch.clamp(max_norm / (total + 1e-6), max=1.0))
+    return total if dim is None else total.squeeze(dim)
+
+
+def _check_hyperparameters(name: str, lr_ok: bool, lr: object, betas: tuple[float, float], eps: float) -> None:
+    if not lr_ok or not eps > 0 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"{name} needs lr > 0, eps > 0 and betas in [0, 1), got lr={lr}, eps={eps}, betas={betas}")
 
 
 class FlatAdam:
@@ -35,8 +81,7 @@ class FlatAdam:
     """
 
     def __init__(self, module: nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        if not lr > 0 or not eps > 0 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"FlatAdam needs lr > 0, eps > 0 and betas in [0, 1), got lr={lr}, eps={eps}, betas={betas}")
+        _check_hyperparameters("FlatAdam", lr > 0, lr, betas, eps)
         self._module_params = [p for p in module.parameters() if p.requires_grad]
         if not self._module_params:
             raise ValueError("FlatAdam: the module has no trainable parameters")
@@ -62,25 +107,15 @@ class FlatAdam:
         """:math:`g \\leftarrow 0` (one op; backward then adds each parameter's gradient into its slice)."""
         self.grad.zero_()
 
-    @torch.no_grad()
     def clip_grad_norm(self, max_norm: float) -> Tensor:
-        r"""Scale :math:`g` by :math:`\min(1, c/(\lVert g\rVert_2 + 10^{-6}))`; return :math:`\lVert g\rVert_2` (a tensor, no sync)."""
-        total = torch.linalg.vector_norm(self.grad)
-        self.grad.mul_(torch.clamp(max_norm / (total + 1e-6), max=1.0))
-        return total
+        """:func:`clip_grad_norm` on the whole network's gradient (one global norm); returns it."""
+        return clip_grad_norm(self.grad, max_norm)
 
-    @torch.no_grad()
     def step(self) -> None:
-        """One Adam step on the whole vector (the module docstring has the formula)."""
+        """One :func:`adam_step` on the whole vector."""
         self._check_grads_attached()
-        beta1, beta2 = self.betas
         self.step_count += 1
-        self.exp_avg.lerp_(self.grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(self.grad, self.grad, value=1 - beta2)
-        bias_correction1 = 1 - beta1 ** self.step_count
-        bias_correction2_sqrt = (1 - beta2 ** self.step_count) ** 0.5  # `** 0.5` as torch does (not math.sqrt)
-        denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        self.params.addcdiv_(self.exp_avg, denom, value=-self.lr / bias_correction1)
+        adam_step(self.params, self.grad, self.exp_avg, self.exp_avg_sq, self.step_count, self.lr, self.betas, self.eps)
 
     def _check_grads_attached(self) -> None:
         # A `module.zero_grad()` (set_to_none) or `p.grad = ...` elsewhere would make backward write fresh tensors
@@ -113,3 +148,41 @@ class FlatAdam:
         self.exp_avg_sq.copy_(state["exp_avg_sq"])
         self.step_count = int(state["step"])
         self.lr = float(state["lr"])
+
+
+class BatchedAdam:
+    r"""Adam on a ``(K, P)`` parameter matrix, one agent per row, with a learning rate per row (:mod:`ppo_lite.batched`).
+
+    ``params`` and ``grad`` are the batched network's flat matrices (its layers are views of them). ``lr`` is a
+    ``(K,)`` tensor, kept in float64 (the trainer overwrites it in place to anneal it), so row k steps exactly as
+    ``torch.optim.Adam(lr=lr[k])`` would with that Python float (:func:`adam_step`). All rows step together, so
+    the step count :math:`t` is shared.
+    """
+
+    def __init__(self, params: Tensor, grad: Tensor, lr: Tensor, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        if params.dim() != 2 or grad.shape != params.shape:
+            raise ValueError(f"BatchedAdam takes (K, P) params and grads of one shape, got {tuple(params.shape)} and {tuple(grad.shape)}")
+        if lr.shape != (params.shape[0],):
+            raise ValueError(f"lr must have shape ({params.shape[0]},), one learning rate per agent; got {tuple(lr.shape)}")
+        _check_hyperparameters("BatchedAdam", bool((lr > 0).all()), lr.tolist(), betas, eps)
+        self.params, self.grad = params, grad
+        self.lr = lr.to(device=params.device, dtype=torch.float64)
+        self.betas, self.eps = betas, float(eps)
+        self.exp_avg = torch.zeros_like(params)
+        self.exp_avg_sq = torch.zeros_like(params)
+        self.step_count = 0
+
+    def zero_grad(self) -> None:
+        self.grad.zero_()
+
+    def clip_grad_norm(self, max_norm: float) -> Tensor:
+        """:func:`clip_grad_norm` per row (per agent); returns the ``(K,)`` norms before clipping."""
+        return clip_grad_norm(self.grad, max_norm, dim=1)
+
+    def step(self) -> None:
+        self.step_count += 1
+        adam_step(self.params, self.grad, self.exp_avg, self.exp_avg_sq, self.step_count, self.lr, self.betas, self.eps)
+
+    def agent_state(self, k: int) -> dict[str, Tensor | int]:
+        """Row ``k``'s moments as flat vectors (``parameters_to_vector`` order of the single agent) and the step."""
+        return {"step": self.step_count, "exp_avg": self.exp_avg[k].clone(), "exp_avg_sq": self.exp_avg_sq[k].clone()}

@@ -48,15 +48,15 @@ def _orthogonal_init(net: nn.Sequential, head_gain: float) -> None:
         nn.init.zeros_(layer.bias)
 
 
-def categorical_log_prob(logits: Tensor, actions: Tensor) -> Tensor:
-    r""":math:`\log\pi(a|s) = z_a - \operatorname{logsumexp}(z)`."""
-    log_probs = torch.log_softmax(logits, dim=-1)
+def categorical_log_prob(logits: Tensor, actions: Tensor, log_probs: Tensor | None = None) -> Tensor:
+    r""":math:`\log\pi(a|s) = z_a - \operatorname{logsumexp}(z)`; pass ``log_probs`` (the log-softmax) if computed."""
+    if log_probs is None:
+        log_probs = torch.log_softmax(logits, dim=-1)
     return log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
 
 
-def categorical_entropy(logits: Tensor) -> Tensor:
-    r""":math:`\mathcal H = -\sum_a \pi_a \log \pi_a`."""
-    log_probs = torch.log_softmax(logits, dim=-1)
+def categorical_entropy(log_probs: Tensor) -> Tensor:
+    r""":math:`\mathcal H = -\sum_a \pi_a \log \pi_a`, from the log-probabilities (the log-softmax of the logits)."""
     return -(log_probs.exp() * log_probs).sum(-1)
 
 
@@ -112,8 +112,7 @@ class ActorCritic(nn.Module):
         out = self.actor(obs)
         if self.discrete:
             log_probs = torch.log_softmax(out, dim=-1)  # shared by both terms: one softmax per forward
-            logp = log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
-            return logp, -(log_probs.exp() * log_probs).sum(-1)
+            return categorical_log_prob(out, actions, log_probs), categorical_entropy(log_probs)
         log_std = self.log_std.expand_as(out)
         return gaussian_log_prob(out, log_std, actions), gaussian_entropy(log_std)
 

@@ -57,7 +57,7 @@ def run_episode(
     observations, actions, rewards = [], [], []
     while True:
         obs_t = torch.as_tensor(obs, dtype=torch.float32)
-        action, _, _ = model.act(obs_t, generator=generator, deterministic=deterministic)
+        action, _ = model.sample(obs_t, generator=generator, deterministic=deterministic)
         obs_next, reward, terminated, truncated, _ = env.step(int(action))
         observations.append(obs_t)
         actions.append(action)

@@ -107,3 +107,16 @@ def compute_advantages(rollout: Rollout, agent: ActorCritic, gamma: float, lam: 
     next_values = agent.rollout_values(rollout.next_obs)
     adv = gae(rollout.rewards, rollout.values, next_values, rollout.terminated, rollout.truncated, gamma, lam)
     return adv, lambda_returns(adv, rollout.values)
+
+
+def flatten_rollout(rollout: Rollout, advantages: Tensor, returns: Tensor) -> dict[str, Tensor]:
+    """The (T, N) rollout and its advantages and value targets as one batch of T·N samples, row-major over (t, n)."""
+    T, N = rollout.rewards.shape
+    return {
+        "obs": rollout.obs.reshape(T * N, -1),
+        "actions": rollout.actions.reshape(T * N, *rollout.actions.shape[2:]),
+        "logp": rollout.logp.reshape(-1),
+        "values": rollout.values.reshape(-1),
+        "advantages": advantages.reshape(-1),
+        "returns": returns.reshape(-1),
+    }

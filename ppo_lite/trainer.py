@@ -13,10 +13,13 @@ One *update* (iteration) of PPO:
    and step the controller (β or η) once per update.
 5. Read the figures back to the host once, check every loss and parameter is finite, log, checkpoint.
 
-The trainer reads tensors back to the host only in step 5 (and, when ``target_kl`` is set, once per epoch).
+The trainer reads tensors back to the host only in step 5, in one transfer (and, when ``target_kl`` is set, once
+per epoch of the update). Two KL settings that read alike: ``target_kl`` stops an update's epochs early when the
+measured KL exceeds it (SB3 / Spinning Up), ``kl_target`` is the δ that PPO v1's controllers steer β or η towards.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -36,9 +39,12 @@ from .kl import AdaptiveBeta, DualDescent, kl_k3, make_kl_controller
 from .normalize import ObsNormalizer, RewardScaler
 from .optim import FlatAdam
 from .policies import ActorCritic
-from .rollout import Rollout, collect_rollout, compute_advantages
+from .rollout import collect_rollout, compute_advantages, flatten_rollout
 
-__all__ = ["train", "Trainer", "resolve_device", "update", "policy_loss"]
+__all__ = [
+    "train", "Trainer", "resolve_device", "update", "policy_loss", "normalize_advantages", "explained_variance",
+    "check_finite", "progress_bar",
+]
 
 UPDATE_STATS = ("policy_loss", "value_loss", "entropy", "clip_frac", "grad_norm")
 """The per-gradient-step figures :func:`update` averages over an update."""
@@ -54,28 +60,37 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def policy_loss(objective: str, logp: Tensor, logp_old: Tensor, adv: Tensor, clip_eps: float, kl_coef: Tensor | None) -> Tensor:
-    """The policy loss :math:`L^\\pi` of each objective (see :mod:`ppo_lite.objectives`)."""
+def policy_loss(
+    objective: str, logp: Tensor, logp_old: Tensor, adv: Tensor, clip_eps: float | Tensor, kl_coef: Tensor | None,
+    dim: int | None = None,
+) -> Tensor:
+    """The policy loss :math:`L^\\pi` of each objective (see :mod:`ppo_lite.objectives`); ``dim`` as there."""
     if objective == "clip":
-        return objectives.clipped_loss(logp, logp_old, adv, clip_eps)
+        return objectives.clipped_loss(logp, logp_old, adv, clip_eps, dim)
     if objective in ("kl_adaptive", "kl_dual"):
-        return objectives.kl_penalty_loss(logp, logp_old, adv, kl_coef)
+        return objectives.kl_penalty_loss(logp, logp_old, adv, kl_coef, dim)
     if objective == "surrogate":
-        return objectives.surrogate_loss(logp, logp_old, adv)
+        return objectives.surrogate_loss(logp, logp_old, adv, dim)
     if objective == "pg":
-        return objectives.pg_loss(logp, adv)
+        return objectives.pg_loss(logp, adv, dim)
     raise ValueError(f"unknown objective {objective!r}")
 
 
-def normalize_advantages(adv: Tensor, comm: LocalComm | None = None) -> Tensor:
+def normalize_advantages(adv: Tensor, comm: LocalComm | None = None, dim: int | None = None) -> Tensor:
     r""":math:`(\hat A - \mathrm{mean}) / (\mathrm{std} + 10^{-8})` over the minibatch (of all processes).
 
+    ``dim=1`` on ``(K, B)`` advantages: each agent's own statistics (:mod:`ppo_lite.batched`, one process).
     Subtracting the mean flips the sign of some advantages: below-average actions are pushed down even when
     their return was positive, which is the baseline's job (SB3 #485); notebook 02 measures it.
     """
-    if comm is None or comm.world_size == 1:
-        return (adv - adv.mean()) / (adv.std() + 1e-8)
-    mean, std = global_mean_std(adv, comm)
+    if comm is not None and comm.world_size > 1:
+        if dim is not None:
+            raise ValueError(f"normalize_advantages: dim={dim} (per-agent statistics) is for one process, not {comm.world_size}")
+        mean, std = global_mean_std(adv, comm)
+    elif dim is None:
+        mean, std = adv.mean(), adv.std()
+    else:
+        mean, std = adv.mean(dim, keepdim=True), adv.std(dim, keepdim=True)
     return (adv - mean) / (std + 1e-8)
 
 
@@ -154,11 +169,14 @@ def update(
     return out
 
 
-def explained_variance(values: Tensor, returns: Tensor, comm: LocalComm | None = None) -> Tensor:
-    r""":math:`1 - \mathrm{Var}[\hat R - V] / \mathrm{Var}[\hat R]` (1 = perfect, 0 = no better than a constant)."""
+def explained_variance(values: Tensor, returns: Tensor, comm: LocalComm | None = None, dim: int | None = None) -> Tensor:
+    r""":math:`1 - \mathrm{Var}[\hat R - V] / \mathrm{Var}[\hat R]` (1 = perfect, 0 = no better than a constant).
+
+    Unbiased variances, pooled over all processes; ``dim=1`` on ``(K, B)`` tensors gives one figure per agent.
+    """
     comm = comm or LocalComm()
-    _, std_ret = global_mean_std(returns, comm)
-    _, std_err = global_mean_std(returns - values, comm)
+    _, std_ret = global_mean_std(returns, comm, dim)
+    _, std_err = global_mean_std(returns - values, comm, dim)
     return 1.0 - std_err.pow(2) / std_ret.pow(2).clamp_min(1e-12)
 
 
@@ -182,8 +200,7 @@ class Trainer:
         self.config = config
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)  # network initialization
-        env_kwargs = {} if config.validate_actions is None else {"validate_actions": config.validate_actions}
-        self.env: VecEnv = make_env(config.env_id, config.num_envs, self.device, config.backend, **_supported(config, env_kwargs))
+        self.env: VecEnv = make_env(config.env_id, config.num_envs, self.device, config.backend, config.validate_actions)
         self.agent = ActorCritic(
             self.env.obs_dim, self.env.act_dim, self.env.is_discrete, config.hidden, config.activation,
             config.ortho_init, config.log_std_init,
@@ -193,11 +210,10 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(self.rank_seed)
         self.obs_norm = ObsNormalizer(self.env.obs_dim, config.norm_obs, device=self.device)
         self.reward_scaler = RewardScaler(config.num_envs, config.gamma, config.scale_reward, device=self.device)
-        self.controller: AdaptiveBeta | DualDescent | None = make_kl_controller(
-            config.objective, config.kl_target, config.kl_coef_init, config.kl_dual_lr, self.device
-        )
+        self.controller: AdaptiveBeta | DualDescent | None = make_kl_controller(config, self.device)
         self.history = History()
         self.counters = _Counters()
+        self.timer = None  # hook for a ppo_lite.profiling.PhaseTimer: times each update's phases (notebook 08)
         if checkpoint is None:
             self.obs = self.env.reset(seed=self.rank_seed)
             self.obs_norm.update(self.obs, self.comm)
@@ -253,10 +269,10 @@ class Trainer:
         """
         cfg = self.config
         last = cfg.num_updates if stop_after is None else min(cfg.num_updates, stop_after)
-        bar = _progress_bar(progress and self.comm.is_main, total=last, initial=self.counters.update, desc=f"{cfg.env_id} {cfg.objective}")
+        bar = progress_bar(progress and self.comm.is_main, total=last, initial=self.counters.update, desc=f"{cfg.env_id} {cfg.objective}")
         while self.counters.update < last:
             t0 = time.perf_counter()
-            self._one_update()
+            self.run_update()
             self._log_time(time.perf_counter() - t0)
             k = self.counters.update
             if bar is not None:
@@ -272,19 +288,26 @@ class Trainer:
             self.save(save_path)
         return self.history
 
-    def _one_update(self) -> None:
+    def _phase(self, name: str) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext() if self.timer is None else self.timer.phase(name)
+
+    def run_update(self) -> None:
+        """One PPO update: rollout, advantages, minibatch epochs, KL and controller, one read-back, logging."""
         cfg = self.config
         k = self.counters.update
         lr = cfg.lr * (1.0 - k / cfg.num_updates) if cfg.anneal_lr else cfg.lr
         self.optimizer.lr = lr
 
-        rollout, self.obs = collect_rollout(
-            self.env, self.agent, self.obs, cfg.num_steps, self.obs_norm, self.reward_scaler, self.generator
-        )
-        advantages, returns = compute_advantages(rollout, self.agent, cfg.gamma, cfg.gae_lambda)
-        batch = _flatten(rollout, advantages, returns)
+        with self._phase("rollout"):
+            rollout, self.obs = collect_rollout(
+                self.env, self.agent, self.obs, cfg.num_steps, self.obs_norm, self.reward_scaler, self.generator
+            )
+        with self._phase("gae"):
+            advantages, returns = compute_advantages(rollout, self.agent, cfg.gamma, cfg.gae_lambda)
+        batch = flatten_rollout(rollout, advantages, returns)
         kl_coef = None if self.controller is None else self.controller.coef
-        stats = update(self.agent, self.optimizer, batch, cfg, self.generator, kl_coef, self.comm)
+        with self._phase("update"):
+            stats = update(self.agent, self.optimizer, batch, cfg, self.generator, kl_coef, self.comm)
         with torch.no_grad():
             logp_new, _ = self.agent.log_prob_entropy(batch["obs"], batch["actions"])
             approx_kl = global_mean(kl_k3(logp_new, batch["logp"]), self.comm)
@@ -295,27 +318,30 @@ class Trainer:
         self.obs_norm.update(rollout.raw_obs.reshape(-1, self.env.obs_dim), self.comm)
         self.reward_scaler.update(rollout.tracked_returns, self.comm)
 
-        # The one read-back of this update.
-        figures = {k: v for k, v in stats.items()}
-        figures.update(approx_kl=approx_kl, explained_variance=ev)
+        figures = dict(stats, approx_kl=approx_kl, explained_variance=ev)
         finite = torch.stack([torch.isfinite(rollout.raw_obs).all(), torch.isfinite(rollout.rewards).all()]).float()
         finite = self.comm.all_reduce_min(finite)  # every process stops together
         figures["finite_obs"], figures["finite_rewards"] = finite[0], finite[1]
         figures["finite_params"] = torch.isfinite(self.optimizer.params).all()  # every parameter, in one flat buffer
         figures["kl_coef"] = self.controller.coef if self.controller is not None else torch.tensor(float("nan"))
         names = list(figures)
-        values = torch.stack([torch.as_tensor(figures[n], dtype=torch.float32).to(self.device).reshape(()) for n in names]).cpu().tolist()
-        host = dict(zip(names, values))
-        _check_finite(k, host, host.pop("finite_params") == 1.0)
-        del host["finite_obs"], host["finite_rewards"]
+        T, N = rollout.rewards.shape
+        # The one read-back of this update: the figures and the rollout's episode ends, in one transfer.
+        host = torch.cat([
+            torch.stack([torch.as_tensor(figures[n], dtype=torch.float32).to(self.device).reshape(()) for n in names]),
+            rollout.dones.float().reshape(-1), rollout.episode_return.float().reshape(-1), rollout.episode_length.float().reshape(-1),
+        ]).cpu()
+        figures_host = dict(zip(names, host[:len(names)].tolist()))
+        dones, ep_return, ep_length = host[len(names):].reshape(3, T * N)
+        check_finite(f"update {k + 1}", figures_host)
+        for name in ("finite_obs", "finite_rewards", "finite_params"):
+            del figures_host[name]
 
-        dones = rollout.dones
-        step_index = torch.arange(1, cfg.num_steps + 1, device=dones.device)[:, None].expand_as(dones)
-        ended = dones.reshape(-1).nonzero().squeeze(-1)
+        ended = dones.nonzero().squeeze(-1)  # row-major over (t, n): step t of env n is index t * N + n
         world = self.comm.world_size
-        steps_at_end = self.comm.gather_floats((self.counters.env_steps + step_index.reshape(-1)[ended] * cfg.num_envs * world).cpu().tolist())
-        ep_returns = self.comm.gather_floats(rollout.episode_return.reshape(-1)[ended].cpu().tolist())
-        ep_lengths = self.comm.gather_floats(rollout.episode_length.reshape(-1)[ended].cpu().tolist())
+        steps_at_end = self.comm.gather_floats((self.counters.env_steps + (ended // N + 1) * N * world).tolist())
+        ep_returns = self.comm.gather_floats(ep_return[ended].tolist())
+        ep_lengths = self.comm.gather_floats(ep_length[ended].tolist())
 
         self.counters.update += 1
         self.counters.env_steps += cfg.batch_size * world
@@ -327,7 +353,7 @@ class Trainer:
             episode_return_mean=sum(ep_returns) / len(ep_returns) if ep_returns else float("nan"),
             episode_length_mean=sum(ep_lengths) / len(ep_lengths) if ep_lengths else float("nan"),
             episodes=len(ep_returns),
-            **host,
+            **figures_host,
         )
 
     def _log_time(self, seconds: float) -> None:
@@ -359,34 +385,23 @@ def train(
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def _flatten(rollout: Rollout, advantages: Tensor, returns: Tensor) -> dict[str, Tensor]:
-    T, N = rollout.rewards.shape
-    return {
-        "obs": rollout.obs.reshape(T * N, -1),
-        "actions": rollout.actions.reshape(T * N, *rollout.actions.shape[2:]),
-        "logp": rollout.logp.reshape(-1),
-        "values": rollout.values.reshape(-1),
-        "advantages": advantages.reshape(-1),
-        "returns": returns.reshape(-1),
-    }
+def check_finite(where: str, figures: dict[str, float]) -> None:
+    """Stop training at the first non-finite observation, reward, loss or parameter, naming where and which.
 
-
-def _check_finite(update_index: int, figures: dict[str, float], params_finite: bool) -> None:
-    """Stop training at the first non-finite loss or parameter, naming the update and the quantity."""
-    for name, what in (("finite_obs", "observations"), ("finite_rewards", "rewards")):
+    ``figures`` are host floats: ``finite_obs``, ``finite_rewards``, ``finite_params`` flags (1.0 = all finite) and
+    the losses; ``where`` names the update (and, for K agents, the agent) in the message.
+    """
+    for name, what in (("finite_obs", "the environment returned non-finite observations (NaN or inf)"),
+                       ("finite_rewards", "the environment returned non-finite rewards (NaN or inf)"),
+                       ("finite_params", "a network parameter became non-finite")):
         if figures.get(name, 1.0) != 1.0:
-            raise FloatingPointError(
-                f"update {update_index + 1}: the environment returned non-finite {what} (NaN or inf) in this "
-                "rollout; training stopped (the last checkpoint, if any, is from the previous update)"
-            )
+            raise FloatingPointError(f"{where}: {what}; training stopped (the last checkpoint, if any, is from the previous update)")
     for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "grad_norm"):
         if name in figures and not math.isfinite(figures[name]):
             raise FloatingPointError(
-                f"update {update_index + 1}: {name} is {figures[name]}; training stopped (the last checkpoint, if any, "
+                f"{where}: {name} is {figures[name]}; training stopped (the last checkpoint, if any, "
                 "is from the previous update). Lower the learning rate or check the rewards and observations."
             )
-    if not params_finite:
-        raise FloatingPointError(f"update {update_index + 1}: a network parameter became non-finite; training stopped")
 
 
 def _check_compatible(config: PPOConfig, saved: PPOConfig, path) -> None:
@@ -398,16 +413,8 @@ def _check_compatible(config: PPOConfig, saved: PPOConfig, path) -> None:
             )
 
 
-def _supported(config: PPOConfig, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Pass ``validate_actions`` only to envs that take it (the torch backend)."""
-    from .envs import torch_env_ids
-
-    if config.backend != "gymnasium" and config.env_id in torch_env_ids():
-        return kwargs
-    return {}
-
-
-def _progress_bar(enabled: bool, total: int, initial: int, desc: str):
+def progress_bar(enabled: bool, total: int, initial: int, desc: str):
+    """A ``tqdm.auto`` bar counting updates (``None`` when disabled); imported only when drawn."""
     if not enabled:
         return None
     from tqdm.auto import tqdm

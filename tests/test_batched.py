@@ -11,11 +11,10 @@ from torch.nn.utils import parameters_to_vector
 from ppo_lite import PPOConfig, train
 from ppo_lite.advantages import gae
 from ppo_lite.batched import (
-    AgentHyperparameters, BatchedActorCritic, BatchedAdam, BatchedConfig, BatchedTrainer, PerAgentObsNormalizer,
-    PerAgentRewardScaler, batched_update, per_agent_gae, train_batched,
+    AgentHyperparameters, BatchedActorCritic, BatchedConfig, BatchedTrainer, batched_update, per_agent_gae, train_batched,
 )
-from ppo_lite.normalize import ObsNormalizer, RewardScaler
-from ppo_lite.optim import FlatAdam
+from ppo_lite.normalize import ObsNormalizer, PerAgentObsNormalizer, PerAgentRewardScaler, RewardScaler
+from ppo_lite.optim import BatchedAdam, FlatAdam
 from ppo_lite.trainer import Trainer, update
 
 SMALL = dict(num_envs=4, num_steps=16, update_epochs=2, num_minibatches=2, total_steps=4 * 16 * 6, device="cpu")
@@ -54,35 +53,46 @@ def _random_batch(net: BatchedActorCritic, B: int, seed: int) -> dict[str, torch
     }
 
 
-@pytest.mark.parametrize("env_id,objective,clip_value", [
-    ("CartPole-v1", "clip", False),
-    ("CartPole-v1", "kl_adaptive", True),
-    ("Pendulum-v1", "clip", True),
-    ("Pendulum-v1", "surrogate", False),
-])
-def test_first_update_equals_single_agent_update(env_id, objective, clip_value):
-    base = PPOConfig.for_env(env_id, objective=objective, clip_value=clip_value, device="cpu", num_envs=4, num_steps=16,
-                             update_epochs=3, num_minibatches=4, max_grad_norm=0.5)
+# Every objective, and each switch that changes the update's code path, against trainer.update agent by agent.
+UPDATE_CASES = [
+    ("CartPole-v1", dict(objective="clip")),
+    ("CartPole-v1", dict(objective="kl_adaptive", clip_value=True)),
+    ("CartPole-v1", dict(objective="kl_dual")),
+    ("CartPole-v1", dict(objective="pg", norm_adv=False)),
+    ("CartPole-v1", dict(objective="clip", num_minibatches=1)),          # the whole-batch fast path
+    ("Pendulum-v1", dict(objective="clip", clip_value=True)),
+    ("Pendulum-v1", dict(objective="surrogate", max_grad_norm=None)),
+    ("Pendulum-v1", dict(objective="kl_dual", num_minibatches=1, norm_adv=False)),
+]
+
+
+@pytest.mark.parametrize("env_id,switches", UPDATE_CASES, ids=[f"{e}-{'-'.join(f'{k}={v}' for k, v in s.items())}" for e, s in UPDATE_CASES])
+def test_first_update_equals_single_agent_update(env_id, switches):
+    settings = dict(device="cpu", num_envs=4, num_steps=16, update_epochs=3, num_minibatches=4, max_grad_norm=0.5)
+    base = PPOConfig.for_env(env_id, **{**settings, **switches})
+    objective = base.objective
     cfg = BatchedConfig(base, seeds=[0, 1, 2], lr=[1e-3, 3e-3, 5e-4], clip_eps=[0.2, 0.1, 0.3], ent_coef=[0.0, 0.01, 0.05])
     obs_dim, act_dim, discrete = (4, 2, True) if env_id == "CartPole-v1" else (3, 1, False)
     net = BatchedActorCritic.from_seeds(cfg.seeds, obs_dim, act_dim, discrete, log_std_init=-0.5)
     B = base.batch_size
     batch = _random_batch(net, B, seed=11)
+    uses_kl = objective in ("kl_adaptive", "kl_dual")
     kl_coef = torch.tensor([0.5, 1.0, 2.0])
     singles, optimizers, single_stats, perms = [], [], [], []
     for k in range(cfg.num_agents):
         agent = net.to_single(k)
         opt = FlatAdam(agent, lr=cfg.values("lr")[k], eps=base.adam_eps)  # as Trainer
         stats = update(agent, opt, {n: v[k] for n, v in batch.items()}, cfg.agent_config(k),
-                       torch.Generator().manual_seed(100 + k), kl_coef[k] if objective == "kl_adaptive" else None)
-        replay = torch.Generator().manual_seed(100 + k)  # the shuffles trainer.update drew
-        perms.append(torch.stack([torch.randperm(B, generator=replay) for _ in range(base.update_epochs)]))
+                       torch.Generator().manual_seed(100 + k), kl_coef[k] if uses_kl else None)
+        if base.num_minibatches > 1:
+            replay = torch.Generator().manual_seed(100 + k)  # the shuffles trainer.update drew
+            perms.append(torch.stack([torch.randperm(B, generator=replay) for _ in range(base.update_epochs)]))
         singles.append(agent), optimizers.append(opt), single_stats.append(stats)
 
     hp = AgentHyperparameters.from_config(cfg)
-    adam = BatchedAdam(net.flat, net.grad, hp.lr.clone(), eps=base.adam_eps)
-    stats = batched_update(net, adam, batch, base, hp, torch.Generator(), kl_coef if objective == "kl_adaptive" else None,
-                           perms=torch.stack(perms, 1))
+    adam = BatchedAdam(net.flat, net.grad, torch.tensor(cfg.values("lr"), dtype=torch.float64), eps=base.adam_eps)
+    stats = batched_update(net, adam, batch, base, hp, torch.Generator(), kl_coef if uses_kl else None,
+                           perms=torch.stack(perms, 1) if perms else None)
     for k, (agent, opt) in enumerate(zip(singles, optimizers)):
         after = parameters_to_vector(agent.parameters()).detach()
         moved = (after - parameters_to_vector(BatchedActorCritic.from_seeds([cfg.seeds[k]], obs_dim, act_dim, discrete, log_std_init=-0.5).to_single(0).parameters())).abs().max()
@@ -97,7 +107,7 @@ def test_first_update_equals_single_agent_update(env_id, objective, clip_value):
 
 
 # (e) batched Adam against torch.optim.Adam ------------------------------------------------------------------------
-@pytest.mark.parametrize("impl", [{"foreach": False}, {"fused": True}])
+@pytest.mark.parametrize("impl", [{"foreach": False}, {"foreach": True}, {"fused": True}])
 def test_batched_adam_equals_torch_adam_step_for_step(impl):
     g = torch.Generator().manual_seed(0)
     K, P, lrs, eps = 3, 40, [1e-3, 1e-2, 0.1], 1e-5
@@ -105,7 +115,7 @@ def test_batched_adam_equals_torch_adam_step_for_step(impl):
     grads = [torch.randn(K, P, generator=g) * torch.logspace(-6, 1, P) for _ in range(25)]  # tiny to large gradients
     grads[3][1] = 0.0  # a step with an all-zero gradient for one agent
     params, grad = start.clone(), torch.zeros(K, P)
-    adam = BatchedAdam(params, grad, torch.tensor(lrs), eps=eps)
+    adam = BatchedAdam(params, grad, torch.tensor(lrs, dtype=torch.float64), eps=eps)
     refs = [torch.nn.Parameter(start[k].clone()) for k in range(K)]
     opts = [torch.optim.Adam([refs[k]], lr=lrs[k], eps=eps, **impl) for k in range(K)]
     for step_grad in grads:
@@ -115,9 +125,33 @@ def test_batched_adam_equals_torch_adam_step_for_step(impl):
             refs[k].grad = step_grad[k].clone()
             opts[k].step()
     for k in range(K):
-        torch.testing.assert_close(params[k], refs[k].detach(), rtol=1e-6, atol=1e-7)
-        torch.testing.assert_close(adam.exp_avg_sq[k], opts[k].state[refs[k]]["exp_avg_sq"], rtol=1e-6, atol=0.0)
+        if impl == {"foreach": False}:  # the single-tensor Adam that FlatAdam and BatchedAdam are written after: bitwise
+            assert torch.equal(params[k], refs[k].detach()), k
+            assert torch.equal(adam.exp_avg_sq[k], opts[k].state[refs[k]]["exp_avg_sq"]), k
+        else:  # multi-tensor and fused kernels order some operations differently: last-bit differences
+            torch.testing.assert_close(params[k], refs[k].detach(), rtol=1e-6, atol=1e-7)
+            torch.testing.assert_close(adam.exp_avg_sq[k], opts[k].state[refs[k]]["exp_avg_sq"], rtol=1e-6, atol=0.0)
     assert (params - start).abs().amax(1).argsort().tolist() == [0, 1, 2]  # a larger lr moves further
+
+
+def test_batched_adam_row_equals_flat_adam_and_clips_per_row():
+    """Row k of BatchedAdam (with its per-row norm clip) is bitwise FlatAdam on agent k alone."""
+    g = torch.Generator().manual_seed(3)
+    nets = [torch.nn.Linear(5, 3) for _ in range(2)]
+    flats = [FlatAdam(net, lr=lr) for net, lr in zip(nets, (3e-3, 1e-2))]
+    params = torch.stack([f.params.clone() for f in flats])
+    grad = torch.zeros_like(params)
+    adam = BatchedAdam(params, grad, torch.tensor([3e-3, 1e-2], dtype=torch.float64))
+    for step in range(10):
+        step_grad = torch.randn(params.shape, generator=g) * (10.0 if step % 2 else 0.01)  # clipped, then not
+        grad.copy_(step_grad)
+        norms = adam.clip_grad_norm(0.5)
+        adam.step()
+        for k, f in enumerate(flats):
+            f.grad.copy_(step_grad[k])
+            assert torch.equal(f.clip_grad_norm(0.5), norms[k])
+            f.step()
+            assert torch.equal(f.params, params[k]), (step, k)
 
 
 # per-agent pieces against the single-agent library functions ------------------------------------------------------

@@ -10,6 +10,7 @@ import torch
 from ppo_lite.exercises import nb06 as ex06
 from ppo_lite.exercises import nb07 as ex07
 from ppo_lite.experiments import ablation, assembled
+from ppo_lite.experiments.__main__ import main as run_and_draw  # python -m ppo_lite.experiments: runs, then draws
 
 
 # -- ablation: the design -------------------------------------------------------------------------------------
@@ -78,7 +79,7 @@ def test_bootstrap_width_matches_known_variance():
 def test_ablation_end_to_end(tmp_path):
     argv = ["--envs", "CartPole-v1", "--objectives", "clip", "--details", "epochs", "--seeds", "2", "--steps", "512",
             "--outdir", str(tmp_path), "--no-progress", "--log", str(tmp_path / "cells.jsonl")]
-    assert ablation.main(argv) == 0
+    assert run_and_draw(["ablation", *argv]) == 0
     data = json.loads((tmp_path / "ablation.json").read_text())
     assert (tmp_path / "ablation.png").stat().st_size > 1000
     assert data["settings"] == ["all on", "no epochs", "all off"] and len(data["runs"]) == 6
@@ -86,15 +87,17 @@ def test_ablation_end_to_end(tmp_path):
     row = data["summary"][0]
     assert row["final_return_ci"][0] <= row["final_return"] <= row["final_return_ci"][1]
     assert data["meta"]["command"].startswith(ablation.COMMAND)
-    # resuming from the log trains nothing and gives the same summary
+    # resuming from the log trains nothing and gives the same summary; the experiment itself draws nothing
+    (tmp_path / "ablation.png").unlink()
     assert ablation.main(argv[:-2] + ["--log", str(tmp_path / "cells.jsonl"), "--only-log"]) == 0
+    assert not (tmp_path / "ablation.png").exists()
     assert json.loads((tmp_path / "ablation.json").read_text())["summary"] == data["summary"]
 
 
 def test_assembled_end_to_end(tmp_path):
     argv = ["--envs", "CartPole-v1", "--objectives", "clip", "kl_dual", "--seeds", "2", "--steps", "512",
             "--outdir", str(tmp_path), "--no-progress"]
-    assert assembled.main(argv) == 0
+    assert run_and_draw(["assembled", *argv]) == 0
     data = json.loads((tmp_path / "assembled.json").read_text())
     assert (tmp_path / "assembled.png").stat().st_size > 1000
     by = {r["objective"]: r for r in data["runs"] if r["seed"] == 0}

@@ -6,6 +6,8 @@ import torch
 
 import ppo_lite.experiments as experiments
 from ppo_lite.experiments import exploration, scaling, sensitivity
+from ppo_lite.experiments.__main__ import main as run_and_draw  # python -m ppo_lite.experiments: runs, then draws
+from ppo_lite.plots.experiment_figures import RESULT_FIGURES
 from ppo_lite.exercises import nb08, nb09
 from ppo_lite.exploration import count_bonus, shaping_reward
 
@@ -21,7 +23,7 @@ def test_sensitivity_end_to_end(figures, monkeypatch):
         "lr_clip": ("lr", [1e-3, 1e-2], "clip_eps", [0.2]),  # batched: one run for the whole grid
         "epochs_minibatches": ("update_epochs", [1], "num_minibatches", [1, 2]),  # one batched run per cell
     })
-    assert experiments.run("sensitivity", ["--steps", "512", "--seeds", "2", "--device", "cpu"]) == 0
+    assert run_and_draw(["sensitivity", "--steps", "512", "--seeds", "2", "--device", "cpu"]) == 0
     data = json.loads((figures / "sensitivity.json").read_text())
     assert (figures / "sensitivity.png").stat().st_size > 0
     assert data["meta"]["command"].startswith(sensitivity.COMMAND)
@@ -39,8 +41,9 @@ def test_good_fraction():
 
 
 def test_exploration_end_to_end(figures):
-    assert experiments.run("exploration", ["--steps", "2048", "--seeds", "2", "--device", "cpu"]) == 0
+    assert run_and_draw(["exploration", "--steps", "2048", "--seeds", "2", "--device", "cpu"]) == 0
     data = json.loads((figures / "exploration.json").read_text())
+    assert (figures / "exploration.png").stat().st_size > 0
     assert set(data["variants"]) == set(exploration.VARIANTS)
     for runs in data["variants"].values():
         assert len(runs) == 2
@@ -54,14 +57,20 @@ def test_exploration_end_to_end(figures):
 def test_scaling_end_to_end(figures):
     argv = ["--device", "cpu", "--envs", "4", "--step-envs", "1", "64", "--gym-envs", "2", "--seeds", "1",
             "--max-steps", "512", "--max-seconds", "5", "--agents", "2", "--quick"]
-    assert experiments.run("scaling", argv) == 0
+    assert run_and_draw(["scaling", *argv]) == 0
     data = json.loads((figures / "scaling.json").read_text())
+    assert (figures / "scaling.png").stat().st_size > 0
     phases = data["profile"]["phases"][0]
     parts = sum(phases[p] for p in scaling.PHASES)
     assert parts == pytest.approx(phases["total"], rel=1e-6) and phases["update"] > 0 and phases["env_step"] > 0
     assert data["step_cost"]["ops_per_step"] > 10
     assert data["threads"]["reproducibility"]["max_abs_param_diff"][0] == 0.0
     assert len(data["batched"]["batched"]) == 1 and data["batched"]["sequential"][0] == pytest.approx(2 * data["batched"]["one_agent"])
+
+
+def test_every_experiment_has_a_result_figure(capsys):
+    assert set(RESULT_FIGURES) == set(experiments.available())
+    assert run_and_draw(["--help"]) == 0 and ", ".join(experiments.available()) in capsys.readouterr().out
 
 
 def test_fit_line_and_amdahl():

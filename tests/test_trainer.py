@@ -177,3 +177,16 @@ def test_history_smoothed_returns_and_steps_to_threshold():
     assert smoothed[0] != smoothed[0]  # nan before the first episode
     assert smoothed[1:] == [20.0, 40.0]
     assert h.steps_to_threshold(40.0, last=2) == 250.0 and h.steps_to_threshold(41.0, last=2) is None
+
+
+def test_config_defaults_are_the_classic_discrete_familys():
+    """One place for the defaults: the dataclass's own are CartPole's family defaults, and the KL controllers'
+    are the dataclass's."""
+    from ppo_lite.kl import AdaptiveBeta, DualDescent
+
+    assert PPOConfig(env_id="CartPole-v1") == PPOConfig.for_env("CartPole-v1")
+    assert PPOConfig() == PPOConfig.for_env("CartPole-v1")
+    cfg = PPOConfig()
+    dual, beta = DualDescent(), AdaptiveBeta()
+    assert (dual.target, dual.lr, float(dual.coef)) == (cfg.kl_target, cfg.kl_dual_lr, cfg.kl_coef_init)
+    assert (beta.target, float(beta.coef)) == (cfg.kl_target, cfg.kl_coef_init)

@@ -6,10 +6,12 @@ Pendulum-v1); ``"gymnasium"`` wraps gymnasium's own env; ``"auto"`` takes torch 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import torch
 
-from .base import VecEnv, check_actions, check_spaces
+from .base import VecEnv, check_action_values, check_actions, check_spaces
 from .gym_adapter import GymVecEnv
 
 BACKENDS = ("auto", "torch", "gymnasium")
@@ -36,8 +38,16 @@ def check_env_id(env_id: str) -> None:
         )
 
 
-def make_env(env_id: str, num_envs: int, device: torch.device | str = "cpu", backend: str = "auto", **kwargs) -> VecEnv:
-    """Make ``num_envs`` copies of ``env_id`` as one :class:`VecEnv` on ``device``."""
+def make_env(
+    env_id: str, num_envs: int, device: torch.device | str = "cpu", backend: str = "auto",
+    validate_actions: bool | None = None, **kwargs: Any,
+) -> VecEnv:
+    """Make ``num_envs`` copies of ``env_id`` as one :class:`VecEnv` on ``device``.
+
+    ``validate_actions``: check action values (range, finiteness) on every step, for either backend; ``None`` takes
+    the env's default (on for gymnasium envs and for torch-native envs on the CPU, off on CUDA, where it syncs).
+    Other keyword arguments go to the env (``gymnasium.make_vec`` for the gymnasium backend).
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if not isinstance(num_envs, int) or num_envs < 1:
@@ -46,10 +56,10 @@ def make_env(env_id: str, num_envs: int, device: torch.device | str = "cpu", bac
     if backend in ("auto", "torch") and env_id in torch_env_ids():
         from .classic import TORCH_ENVS
 
-        return TORCH_ENVS[env_id](num_envs=num_envs, device=device, **kwargs)
+        return TORCH_ENVS[env_id](num_envs=num_envs, device=device, validate_actions=validate_actions, **kwargs)
     if backend == "torch":
         raise ValueError(f"no torch backend for {env_id!r}; torch-native envs: {torch_env_ids()}")
-    return GymVecEnv(env_id, num_envs, device=device, **kwargs)
+    return GymVecEnv(env_id, num_envs, device=device, validate_actions=validate_actions, **kwargs)
 
 
-__all__ = ["VecEnv", "GymVecEnv", "make_env", "check_env_id", "check_actions", "check_spaces", "torch_env_ids", "BACKENDS"]
+__all__ = ["VecEnv", "GymVecEnv", "make_env", "check_env_id", "check_actions", "check_action_values", "check_spaces", "torch_env_ids", "BACKENDS"]

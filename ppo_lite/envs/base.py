@@ -98,3 +98,22 @@ def check_actions(env: VecEnv, actions: Tensor) -> None:
             f"{env.env_id}: continuous actions must be a float tensor of shape ({env.num_envs}, {env.act_dim}), "
             f"got dtype {actions.dtype} and shape {tuple(actions.shape)}"
         )
+
+
+def check_action_values(env: VecEnv, actions: Tensor) -> None:
+    """Range and NaN checks on the values (they sync device -> host, hence the envs' ``validate_actions`` switch)."""
+    if env.is_discrete:
+        n = env.act_dim
+        lo, hi = torch.aminmax(actions)  # one reduction, then two cheap scalar reads
+        if lo < 0 or hi >= n:
+            i = int(((actions < 0) | (actions >= n)).nonzero()[0, 0])
+            raise ValueError(
+                f"{env.env_id}: action {int(actions[i])} at env {i} is out of range; allowed: 0..{n - 1}"
+            )
+    elif not bool(torch.isfinite(actions).all()):
+        i, j = (int(k) for k in (~torch.isfinite(actions)).nonzero()[0])
+        low, high = env.single_action_space.low[j], env.single_action_space.high[j]
+        raise ValueError(
+            f"{env.env_id}: action {float(actions[i, j])} at env {i}, dim {j} is not finite; "
+            f"allowed: finite floats (clipped to [{low}, {high}] as gymnasium does)"
+        )

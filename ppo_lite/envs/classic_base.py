@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import VecEnv, check_actions, check_spaces
+from .base import VecEnv, check_actions, check_spaces, check_action_values
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -105,24 +105,6 @@ class TorchClassicEnv(VecEnv):
         self.episode_return.zero_()
         return self._observe(self.state).to(torch.float32)
 
-    def _check_action_values(self, actions: Tensor) -> None:
-        """Range and NaN checks on the values (these sync device -> host, hence the ``validate_actions`` switch)."""
-        if self.is_discrete:
-            n = self.act_dim
-            lo, hi = torch.aminmax(actions)  # one reduction, then two cheap scalar reads
-            if lo < 0 or hi >= n:
-                i = int(((actions < 0) | (actions >= n)).nonzero()[0, 0])
-                raise ValueError(
-                    f"{self.env_id}: action {int(actions[i])} at env {i} is out of range; allowed: 0..{n - 1}"
-                )
-        elif not bool(torch.isfinite(actions).all()):
-            i, j = (int(k) for k in (~torch.isfinite(actions)).nonzero()[0])
-            low, high = self.single_action_space.low[j], self.single_action_space.high[j]
-            raise ValueError(
-                f"{self.env_id}: action {float(actions[i, j])} at env {i}, dim {j} is not finite; "
-                f"allowed: finite floats (clipped to [{low}, {high}] as gymnasium does)"
-            )
-
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
         check_actions(self, actions)
         if actions.device != self.device:
@@ -130,7 +112,7 @@ class TorchClassicEnv(VecEnv):
         if self.state is None:
             raise RuntimeError(f"{self.env_id}: call reset() before step()")
         if self.validate_actions:
-            self._check_action_values(actions)
+            check_action_values(self, actions)
         if not self.is_discrete:
             actions = actions.to(self.dtype)
         fresh = self._initial_state(self.num_envs)  # used only where an episode ends (see module docstring)

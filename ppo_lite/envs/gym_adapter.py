@@ -13,11 +13,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import VecEnv, check_actions, check_spaces
+from .base import VecEnv, check_action_values, check_actions, check_spaces
 
 
 class GymVecEnv(VecEnv):
-    def __init__(self, env_id: str, num_envs: int, device: torch.device | str = "cpu", **make_kwargs: Any) -> None:
+    """``num_envs`` copies of a gymnasium id, stepped by ``SyncVectorEnv``; tensors on ``device`` in and out.
+
+    ``validate_actions`` (default on: the actions go to the host anyway) refuses out-of-range discrete actions and
+    non-finite continuous ones with an error naming the env and the value, as the torch-native envs do.
+    """
+
+    def __init__(
+        self, env_id: str, num_envs: int, device: torch.device | str = "cpu", validate_actions: bool | None = None,
+        **make_kwargs: Any,
+    ) -> None:
+        self.validate_actions = True if validate_actions is None else bool(validate_actions)
         try:
             self.env = gym.make_vec(
                 env_id,
@@ -48,6 +58,8 @@ class GymVecEnv(VecEnv):
 
     def step(self, actions: Tensor):
         check_actions(self, actions)
+        if self.validate_actions:
+            check_action_values(self, actions)
         act = actions.detach().cpu().numpy()
         obs, reward, terminated, truncated, info = self.env.step(act)
         done = np.logical_or(terminated, truncated)

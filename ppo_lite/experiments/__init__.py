@@ -1,7 +1,9 @@
 """Long experiments behind the course's figures: ``python -m ppo_lite.experiments NAME [options]``.
 
-Each experiment is a module here with ``main(argv: list[str]) -> int`` that runs its sweep and writes data
-(JSON) and plots (PNG) under ``figures/``. Notebooks run a small live version and plot the committed results.
+Each experiment is a module here with ``main(argv: list[str]) -> int`` that runs its sweep and writes its data
+(JSON, :func:`write_results`) under ``figures/``. The experiments import no plotting code: the entry point
+(``__main__``) draws each results file's figure (PNG) beside it afterwards, with
+``ppo_lite.plots.experiment_figures``. Notebooks run a small live version and plot the committed results.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pkgutil
 import platform
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 FIGURES = Path(__file__).resolve().parents[2] / "figures"
 
@@ -20,10 +22,24 @@ def available() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-def run(name: str, argv: list[str]) -> int:
+_written_by_run: list[list[Path]] = []  # the ``written`` lists of the run() calls in progress, innermost last
+
+
+def run(name: str, argv: list[str], written: list[Path] | None = None) -> int:
+    """Run experiment ``name`` with command-line options ``argv`` (its ``main(argv)``); returns its exit code.
+
+    With ``written``, the path of every results file the experiment writes (:func:`write_results`) is appended to
+    it: the entry point draws their figures."""
     if name not in available():
         raise SystemExit(f"unknown experiment {name!r}; available: {', '.join(available())}")
-    return importlib.import_module(f"{__name__}.{name}").main(argv)
+    main = importlib.import_module(f"{__name__}.{name}").main
+    if written is None:
+        return main(argv)
+    _written_by_run.append(written)
+    try:
+        return main(argv)
+    finally:
+        _written_by_run.pop()
 
 
 def write_results(
@@ -32,11 +48,10 @@ def write_results(
     seconds: float,
     command: str,
     outdir: str | Path | None = None,
-    plot: Callable[[dict[str, Any]], Any] | None = None,
-    dpi: int = 110,
 ) -> Path:
     """Write ``<outdir>/<name>.json`` (``figures/`` by default) with the data plus provenance (command, wall time,
-    machine, versions); with ``plot``, also ``<name>.png``, drawn from the file as written (what a notebook reads)."""
+    machine, versions) and return its path. No figure: ``python -m ppo_lite.experiments`` draws ``<name>.png``
+    from the file as written (what a notebook reads) once the experiment has finished."""
     import torch
 
     outdir = FIGURES if outdir is None else Path(outdir)
@@ -52,12 +67,8 @@ def write_results(
         "python": platform.python_version(),
     }
     path.write_text(json.dumps({"meta": meta, **data}, indent=1))
-    if plot is not None:
-        import matplotlib.pyplot as plt  # only here: importing the library must not import matplotlib
-
-        fig = plot(json.loads(path.read_text()))
-        fig.savefig(path.with_suffix(".png"), dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
+    for written in _written_by_run:
+        written.append(path)
     return path
 
 

@@ -19,7 +19,7 @@ diverges is retrained seed by seed with :class:`ppo_lite.trainer.Trainer` so the
 records the final return (mean of the last 20 episodes) and the area under the learning curve (the mean over updates
 of the smoothed return, in return units). :func:`summarize` gives each group's mean with a 95% Student-t interval;
 :func:`effects` the bootstrap 95% intervals of the differences the claim is about. Writes ``figures/ablation.json``
-(with provenance) and ``figures/ablation.png``.
+(with provenance), from which ``python -m ppo_lite.experiments ablation`` then draws ``figures/ablation.png``.
 """
 from __future__ import annotations
 
@@ -173,11 +173,6 @@ def bootstrap_diff_ci(a: Sequence[float], b: Sequence[float] | None, level: floa
 
 
 # -- one cell ----------------------------------------------------------------------------------------------
-def smoothed_return(history: History, last: int = 20) -> list[float]:
-    """Per update: mean return of the last ``last`` episodes completed by then (nan before the first one)."""
-    return history.smoothed_returns(last)
-
-
 def area_under_curve(curve: Sequence[float]) -> float:
     """Mean of the smoothed-return curve over the updates that have one (return units; higher learned sooner)."""
     xs = [v for v in curve if v == v]
@@ -185,7 +180,7 @@ def area_under_curve(curve: Sequence[float]) -> float:
 
 
 def _record(env_id: str, objective: str, setting: str, seed: int, history: History, diverged: bool, seconds: float) -> dict[str, Any]:
-    curve = smoothed_return(history)
+    curve = history.smoothed_returns()
 
     def r(v: float) -> float | None:
         return None if v != v else round(v, 3)
@@ -392,9 +387,7 @@ def main(argv: list[str]) -> int:
         "effects": {"final_return": effects(runs, "final_return"), "auc": effects(runs, "auc")}, "runs": runs,
     }
     command = f"{COMMAND} {' '.join(argv)}".strip()
-    from ..plots.nb07 import plot_ablation
-
-    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir, plot=plot_ablation)
+    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir)
     print(format_table(rows))
-    print(f"wrote {path} and {path.with_suffix('.png')} in {seconds:.0f} s")
+    print(f"wrote {path} in {seconds:.0f} s")
     return 0

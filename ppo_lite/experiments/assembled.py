@@ -6,7 +6,8 @@ tasks, and records per update what a practitioner watches: smoothed return, appr
 (:math:`k_3` on the whole batch after the update), clip fraction, explained variance, entropy, and β or η.
 
 Seeds of one (task, objective) train as one batched computation (:func:`ppo_lite.batched.train_batched`).
-Writes ``figures/assembled.json`` (with provenance) and ``figures/assembled.png``.
+Writes ``figures/assembled.json`` (with provenance), from which ``python -m ppo_lite.experiments assembled`` then
+draws ``figures/assembled.png``.
 
 LunarLanderContinuous needs Box2D (``box2d==2.3.10`` in requirements.txt). gymnasium 1.4's ``gymnasium.envs.box2d``
 package imports CarRacing, which needs pygame, even though LunarLander itself only needs pygame to render;
@@ -24,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..config import PPOConfig
+from ..config import SOLVED_THRESHOLDS, PPOConfig
 from ..history import History
 from . import write_results
 
@@ -37,7 +38,6 @@ TASKS: dict[str, dict[str, Any]] = {
     # 8 envs x 256 and 4 minibatches of 512 keep the rollout size and cost 8x fewer steps on this CPU.
     "LunarLanderContinuous-v3": dict(total_steps=20_480, num_envs=8, num_steps=256, num_minibatches=4, backend="gymnasium"),
 }
-THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "LunarLanderContinuous-v3": 200.0}
 RECORDED = ("approx_kl", "clip_frac", "explained_variance", "entropy", "kl_coef")
 COMMAND = "python -m ppo_lite.experiments assembled"
 
@@ -80,13 +80,6 @@ def task_config(env_id: str, objective: str, seed: int = 0, total_steps: int | N
     return PPOConfig.for_env(env_id, objective=objective, seed=seed, **values).validate()
 
 
-def smoothed_return(history: History, last: int = 20) -> list[float]:
-    """Per update: mean return of the last ``last`` episodes completed by then (nan before the first one)."""
-    from .ablation import smoothed_return as sr
-
-    return sr(history, last)
-
-
 def record(env_id: str, objective: str, seed: int, history: History, seconds: float) -> dict[str, Any]:
     """One run's per-update figures (rounded), final return and steps to the task's threshold."""
     def r(v: float) -> float | None:
@@ -94,9 +87,9 @@ def record(env_id: str, objective: str, seed: int, history: History, seconds: fl
 
     updates = {k: [r(v) for v in history[k]] for k in RECORDED}
     updates["env_steps"] = [int(s) for s in history["env_steps"]]
-    updates["return"] = [r(v) for v in smoothed_return(history)]
+    updates["return"] = [r(v) for v in history.smoothed_returns()]
     return {"env_id": env_id, "objective": objective, "seed": seed, "updates": updates,
-            "final_return": r(history.mean_return(20)), "steps_to_threshold": history.steps_to_threshold(THRESHOLDS[env_id]),
+            "final_return": r(history.mean_return(20)), "steps_to_threshold": history.steps_to_threshold(SOLVED_THRESHOLDS[env_id]),
             "seconds": round(seconds, 2)}
 
 
@@ -190,9 +183,7 @@ def main(argv: list[str]) -> int:
             "configs": {e: {k: v for k, v in task_config(e, "clip").to_dict().items() if k != "extra"} for e in ns.envs},
             "summary": rows, "runs": runs}
     command = f"{COMMAND} {' '.join(argv)}".strip()
-    from ..plots.nb06 import plot_assembled
-
-    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir, plot=plot_assembled)
+    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir)
     print(format_table(rows))
-    print(f"wrote {path} and {path.with_suffix('.png')} in {seconds:.0f} s")
+    print(f"wrote {path} in {seconds:.0f} s")
     return 0

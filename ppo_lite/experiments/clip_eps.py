@@ -7,7 +7,8 @@ probability ratio :math:`r = \pi_{new}/\pi_{old}` strays from 1 *after* the upda
 
 .. math:: \max_i |r_i - 1| \quad\text{and}\quad \tfrac1B \textstyle\sum_i \mathbb 1[|r_i - 1| > \epsilon],
 
-measured on the update's own batch. Writes ``figures/clip_eps.json`` (with provenance) and ``figures/clip_eps.png``.
+measured on the update's own batch. Writes ``figures/clip_eps.json`` (with provenance), from which
+``python -m ppo_lite.experiments clip_eps`` then draws ``figures/clip_eps.png``.
 
 The trainer is not changed: the ratio is measured by recording what :meth:`ActorCritic.act` returns during the
 rollout (a pass-through wrapper on this one agent) and re-evaluating the log-probabilities after the update;
@@ -24,7 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from ..config import PPOConfig
+from ..config import SOLVED_THRESHOLDS, PPOConfig
 from ..history import History
 from ..trainer import Trainer
 
@@ -33,7 +34,6 @@ LABELS = tuple(f"{e:g}" for e in CLIP_EPS) + ("none", "anneal")
 BAND_FOR_NONE = 0.2
 """ε of the band against which the unclipped runs' ratio is measured (the default clip range)."""
 DEFAULT_STEPS = {"CartPole-v1": 50_000, "Pendulum-v1": 100_000}
-THRESHOLDS = {"CartPole-v1": 475.0, "Pendulum-v1": -200.0}
 COMMAND = "python -m ppo_lite.experiments clip_eps"
 
 
@@ -101,11 +101,6 @@ def annealed_eps(eps0: float, update: int, num_updates: int) -> float:
     return eps0 * (1.0 - update / num_updates)
 
 
-def smoothed_return(history: History, last: int = 20) -> list[float]:
-    """Per update: mean return of the last ``last`` episodes completed by then (nan before the first one)."""
-    return history.smoothed_returns(last)
-
-
 @dataclass
 class RunResult:
     env_id: str
@@ -157,10 +152,10 @@ def run_one(env_id: str, label: str, seed: int, total_steps: int | None = None, 
         trainer.env.close()
     seconds = time.perf_counter() - t0
     updates = {k: list(history[k]) for k in ("env_steps", "approx_kl", "clip_frac")}
-    updates["return"] = smoothed_return(history)
+    updates["return"] = history.smoothed_returns()
     updates.update(extra)
     return RunResult(env_id, label, seed, updates, history.mean_return(20),
-                     history.steps_to_threshold(THRESHOLDS.get(env_id, math.inf)), seconds)
+                     history.steps_to_threshold(SOLVED_THRESHOLDS.get(env_id, math.inf)), seconds)
 
 
 def ratio_per_epoch(env_id: str = "CartPole-v1", seed: int = 0, warmup_updates: int = 10, epochs: int = 20,
@@ -173,8 +168,8 @@ def ratio_per_epoch(env_id: str = "CartPole-v1", seed: int = 0, warmup_updates: 
     """
     import copy
 
-    from ..rollout import collect_rollout, compute_advantages
-    from ..trainer import _flatten, update  # the trainer's own batch layout and minibatch epochs
+    from ..rollout import collect_rollout, compute_advantages, flatten_rollout
+    from ..trainer import update  # the trainer's own minibatch epochs
 
     cfg = PPOConfig.for_env(env_id, seed=seed, clip_eps=clip_eps)
     trainer = Trainer(cfg)
@@ -185,7 +180,7 @@ def ratio_per_epoch(env_id: str = "CartPole-v1", seed: int = 0, warmup_updates: 
     finally:
         trainer.env.close()
     advantages, returns = compute_advantages(rollout, trainer.agent, cfg.gamma, cfg.gae_lambda)
-    batch = _flatten(rollout, advantages, returns)
+    batch = flatten_rollout(rollout, advantages, returns)
     start = copy.deepcopy((trainer.agent.state_dict(), trainer.optimizer.state_dict(), trainer.generator.get_state()))
     results = {}
     for objective in objectives:
@@ -292,11 +287,10 @@ def main(argv: list[str]) -> int:
     seconds = time.perf_counter() - t0
     rows = summarize(runs)
     argv_s = " ".join(argv)
-    from ..plots.nb05 import plot_sweep_summary
     from . import write_results
 
     path = write_results(ns.name, {"steps": steps, "labels": ns.labels, "seeds": ns.seeds, "summary": rows, "runs": runs},
-                         seconds, f"{COMMAND} {argv_s}".strip(), plot=plot_sweep_summary)
+                         seconds, f"{COMMAND} {argv_s}".strip())
     print(format_table(rows))
-    print(f"wrote {path} and {path.with_suffix('.png')} in {seconds:.0f} s")
+    print(f"wrote {path} in {seconds:.0f} s")
     return 0

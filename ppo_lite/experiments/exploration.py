@@ -12,7 +12,8 @@ trained with this library's MountainCar defaults (:meth:`PPOConfig.for_env`) for
 
 Each variant's seeds train as one batched computation (:mod:`ppo_lite.batched`); the wrapper goes around the
 batch's vector env, with one count table per agent. Scores are on the **true** return (the wrappers pass the
-env's own episode return through). Writes ``figures/exploration.json`` and ``figures/exploration.png``.
+env's own episode return through). Writes ``figures/exploration.json``, from which ``python -m ppo_lite.experiments
+exploration`` then draws ``figures/exploration.png``.
 """
 from __future__ import annotations
 
@@ -109,8 +110,6 @@ def main(argv: list[str]) -> int:
         t = time.perf_counter()
         data["variants"][variant] = train_variant(variant, base, seeds)
         data["seconds"][variant] = round(time.perf_counter() - t, 1)
-    from ..plots import nb09
-
-    path = write_results("exploration", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]), plot=nb09.plot_exploration, dpi=120)
+    path = write_results("exploration", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]))
     print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -8,7 +8,7 @@ Measures, on whatever device ``--device`` resolves to (``auto``: CUDA when there
   of one op and :math:`N^* = a/b` the width below which a step is overhead-bound (its time hardly depends on N);
 - ``profile``: where one PPO update's time goes, for several N: env stepping and policy forward inside
   :func:`~ppo_lite.rollout.collect_rollout`, the rest of the rollout, :func:`~ppo_lite.rollout.compute_advantages`
-  (GAE), :func:`~ppo_lite.trainer.update`, and the trainer's bookkeeping (see :class:`PhaseTimer`);
+  (GAE), :func:`~ppo_lite.trainer.update`, and the trainer's bookkeeping (:mod:`ppo_lite.profiling`);
 - ``time_to_target``: wall seconds and env steps until the mean of the last 20 episodes reaches ``--target``,
   against N (CartPole-v1 defaults otherwise), several seeds;
 - ``threads``: seconds per PPO gradient step at 1 and 2 torch threads, and whether one seed gives the same
@@ -16,98 +16,47 @@ Measures, on whatever device ``--device`` resolves to (``auto``: CUDA when there
 - ``batched``: seconds per update of K agents trained as one batched computation (:mod:`ppo_lite.batched`)
   against K single-agent updates one after the other.
 
-Writes ``figures/scaling.json`` and ``figures/scaling.png``.
+Writes ``figures/scaling.json``; the entry point (``python -m ppo_lite.experiments scaling``) then draws ``scaling.png``.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
-from collections import defaultdict
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor
 
-from .. import trainer as trainer_module
 from ..batched import BatchedConfig, BatchedTrainer
 from ..config import PPOConfig
 from ..envs import make_env
 from ..envs.base import VecEnv
-from ..trainer import Trainer, resolve_device
+from ..profiling import PhaseTimer, count_ops, profiled, sync
+from ..trainer import Trainer, resolve_device, train
 
 COMMAND = "python -m ppo_lite.experiments scaling"
 ENV_ID = "CartPole-v1"
 PHASES = ("env_step", "policy_forward", "rollout_other", "gae", "update", "bookkeeping")
 
 
-# -- the profiler -------------------------------------------------------------------------------------------------
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work: CUDA runs asynchronously, so a clock read before this measures launches."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class PhaseTimer:
-    """Accumulates wall seconds per named phase; every clock read is preceded by :func:`sync`."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        sync(self.device)
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            sync(self.device)
-            self.seconds[name] += time.perf_counter() - t0
-            self.calls[name] += 1
-
-    def wrap(self, name: str, fn: Callable) -> Callable:
-        def timed(*args, **kwargs):
-            with self.phase(name):
-                return fn(*args, **kwargs)
-        return timed
-
-
-@contextlib.contextmanager
-def profiled(trainer: Trainer, timer: PhaseTimer) -> Iterator[None]:
-    """Time the pieces of ``trainer``'s own loop without changing it.
-
-    The trainer module's ``collect_rollout``, ``compute_advantages`` and ``update`` are swapped for timed
-    pass-throughs (restored on exit), and this trainer's ``env.step`` and ``agent.sample`` for timed ones (instance
-    attributes, this trainer only). ``rollout_other`` is the rollout minus env steps and policy forwards (buffer
-    writes, normalizers, the critic's one pass over the rollout); ``bookkeeping`` is the update minus all of the above (KL, read-back, logging).
-    """
-    names = {"collect_rollout": "rollout", "compute_advantages": "gae", "update": "update"}
-    saved = {fn: getattr(trainer_module, fn) for fn in names}
-    trainer.env.step = timer.wrap("env_step", trainer.env.step)
-    trainer.agent.sample = timer.wrap("policy_forward", trainer.agent.sample)
-    try:
-        for fn, phase in names.items():
-            setattr(trainer_module, fn, timer.wrap(phase, saved[fn]))
-        yield
-    finally:
-        for fn, original in saved.items():
-            setattr(trainer_module, fn, original)
-        del trainer.env.step, trainer.agent.sample
-
-
+# -- the profile of one update (the timers are ppo_lite.profiling's) --------------------------------------------
 def profile_updates(config: PPOConfig, updates: int = 3, warmup: int = 1) -> dict[str, float]:
-    """Mean seconds per update spent in each of :data:`PHASES` (after ``warmup`` untimed updates), plus ``total``."""
+    """Mean seconds per update spent in each of :data:`PHASES` (after ``warmup`` untimed updates), plus ``total``.
+
+    ``rollout_other`` is the rollout minus env steps and policy forwards (buffer writes, normalizers, the critic's one
+    pass over the rollout); ``bookkeeping`` is the update's wall time minus every timed phase (KL, the read-back,
+    logging). So the phases add up to ``total`` by construction; ``bookkeeping`` is small when the timed phases cover
+    the update.
+    """
     trainer = Trainer(config)
     try:
         for _ in range(warmup):
-            trainer._one_update()
+            trainer.run_update()
         timer = PhaseTimer(trainer.device)
         with profiled(trainer, timer):
             for _ in range(updates):
                 with timer.phase("total"):
-                    trainer._one_update()
+                    trainer.run_update()
     finally:
         trainer.env.close()
     s = {k: v / updates for k, v in timer.seconds.items()}
@@ -128,7 +77,7 @@ def _random_actions(env: VecEnv, gen: torch.Generator) -> Tensor:
 def seconds_per_step(env_id: str, num_envs: int, backend: str, device: torch.device | str, steps: int = 200, repeats: int = 3) -> float:
     """Best of ``repeats`` timings of ``steps`` vector steps under random actions (drawn before the clock starts)."""
     device = torch.device(device)
-    env = make_env(env_id, num_envs, device, backend, **({"validate_actions": False} if backend == "torch" else {}))
+    env = make_env(env_id, num_envs, device, backend, validate_actions=False)
     try:
         env.reset(seed=0)
         gen = torch.Generator(device=device).manual_seed(0)
@@ -144,22 +93,6 @@ def seconds_per_step(env_id: str, num_envs: int, backend: str, device: torch.dev
         return best
     finally:
         env.close()
-
-
-def count_ops(fn: Callable[[], Any]) -> int:
-    """Number of ATen ops ``fn`` dispatches (each one a kernel launch on a GPU, eagerly)."""
-    from torch.utils._python_dispatch import TorchDispatchMode  # stable in practice, private by name
-
-    class Counter(TorchDispatchMode):
-        n = 0
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            Counter.n += 1
-            return func(*args, **(kwargs or {}))
-
-    with Counter():
-        fn()
-    return Counter.n
 
 
 def env_step_ops(env_id: str = ENV_ID, num_envs: int = 16) -> int:
@@ -198,7 +131,7 @@ def time_to_target(config: PPOConfig, target: float, max_seconds: float) -> dict
             return True
         return time.perf_counter() - t0 > max_seconds
 
-    trainer_module.train(config, progress=False, callback=stop)
+    train(config, progress=False, callback=stop)
     return {"seconds": reached.get("seconds"), "env_steps": reached.get("env_steps"), "wall": time.perf_counter() - t0}
 
 
@@ -263,20 +196,20 @@ def batched_vs_sequential(agents: Sequence[int], updates: int = 3, device: str =
     """Seconds per update: K agents as one batch, and K single-agent updates one after another (K × one agent)."""
     cfg = PPOConfig.for_env(ENV_ID, device=device)
     single = Trainer(cfg)
-    single._one_update()  # warm-up
+    single.run_update()  # warm-up
     t0 = time.perf_counter()
     for _ in range(updates):
-        single._one_update()
+        single.run_update()
     one = (time.perf_counter() - t0) / updates
     single.env.close()
     out = {"agents": list(agents), "batched": [], "sequential": [], "one_agent": one}
     for k in agents:
         bt = BatchedTrainer(BatchedConfig(base=cfg, seeds=list(range(k))))
-        bt._one_update()
+        bt.run_update()
         sync(bt.device)
         t0 = time.perf_counter()
         for _ in range(updates):
-            bt._one_update()
+            bt.run_update()
         sync(bt.device)
         out["batched"].append((time.perf_counter() - t0) / updates)
         out["sequential"].append(k * one)
@@ -323,8 +256,6 @@ def main(argv: list[str]) -> int:
     data["threads"] = {"batch": [256, 4096], "seconds": {str(t): [gradient_step_seconds(bs, t, steps=2 if args.quick else 20) for bs in (256, 4096)] for t in (1, 2)},
                        "reproducibility": thread_reproducibility(updates=reps)}
     data["batched"] = batched_vs_sequential(args.agents, updates=reps, device=args.device)
-    from ..plots import nb08
-
-    path = write_results("scaling", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]), plot=nb08.plot_scaling, dpi=120)
+    path = write_results("scaling", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]))
     print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -19,7 +19,8 @@ How much of a grid is "good":
 
 with :math:`\bar R_c` the seed-mean final return of cell c, :math:`R_0` the return of a random policy
 (:data:`RANDOM_RETURN`) and τ = 0.1; :func:`good_fraction` is the fraction of cells that are good.
-Writes ``figures/sensitivity.json`` and ``figures/sensitivity.png``.
+Writes ``figures/sensitivity.json``; the entry point (``python -m ppo_lite.experiments sensitivity``) then draws
+``sensitivity.png``.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..batched import BatchedConfig, train_batched
+from ..batched import AGENT_FIELDS, BatchedConfig, train_batched
 from ..config import PPOConfig
 
 COMMAND = "python -m ppo_lite.experiments sensitivity"
@@ -39,7 +40,6 @@ GRIDS: dict[str, tuple[str, list[float], str, list[float]]] = {
     "lam_gamma": ("gae_lambda", [0.5, 0.8, 0.95], "gamma", [0.9, 0.98, 0.999]),
     "epochs_minibatches": ("update_epochs", [4, 10, 20], "num_minibatches", [1, 4]),
 }
-BATCHED_FIELDS = ("lr", "clip_eps", "ent_coef", "gae_lambda", "gamma")
 RANDOM_RETURN = {"CartPole-v1": 22.0, "Pendulum-v1": -1230.0}
 """Mean return of the uniform random policy, rounded (notebook 09 measures both with the torch envs and checks them)."""
 DEFAULT_STEPS = 20_480  # 80 updates of the CartPole default rollout (8 envs x 32 steps)
@@ -67,7 +67,7 @@ def run_grid(
     """Train every (row value, column value, seed) of one grid; return ``{"final": [[[...seeds] cols] rows], ...}``."""
     row_name, rows, col_name, cols = grid or GRIDS[name]
     final = [[[math.nan] * len(seeds) for _ in cols] for _ in rows]
-    if row_name in BATCHED_FIELDS and col_name in BATCHED_FIELDS:
+    if row_name in AGENT_FIELDS and col_name in AGENT_FIELDS:
         cells = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
         agents = [(i, j, s) for i, j in cells for s in seeds]
         per_agent = {row_name: [rows[i] for i, _, _ in agents], col_name: [cols[j] for _, j, _ in agents]}
@@ -130,8 +130,6 @@ def main(argv: list[str]) -> int:
         data["pendulum"]["steps"] = args.pendulum_steps
         data["pendulum"]["seconds"] = round(time.perf_counter() - t, 1)
     command = " ".join([COMMAND, *argv])
-    from ..plots import nb09
-
-    path = write_results("sensitivity", data, time.perf_counter() - t0, command, plot=nb09.plot_sensitivity, dpi=120)
+    path = write_results("sensitivity", data, time.perf_counter() - t0, command)
     print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -17,9 +17,9 @@ matplotlib.use("Agg")
 
 import torch  # noqa: E402
 
+from ..experiments import FIGURES  # noqa: E402
 from . import __path__ as _plots_path  # noqa: E402
 
-FIGURES = Path(__file__).resolve().parents[2] / "figures"
 
 
 def main(argv: list[str]) -> int:

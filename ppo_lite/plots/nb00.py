@@ -9,12 +9,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from ..config import SOLVED_THRESHOLDS
 from ..history import History
 from . import save_figures
 
 # The notebook's first agent, shared with save_key_figures so the PNG is the notebook's figure.
 FIRST_AGENT = dict(env_id="CartPole-v1", seed=0, total_steps=100_000)
-THRESHOLD = 475.0
+THRESHOLD = SOLVED_THRESHOLDS["CartPole-v1"]
 WINDOW = 20
 
 
