@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 PHASE_LABELS = {"env_step": "env stepping", "policy_forward": "policy forward (rollout)", "rollout_other": "rollout buffers",
                 "gae": "GAE", "update": "update (epochs of gradient steps)", "bookkeeping": "KL, read-back, logging"}
 
 
-def plot_throughput(data: dict[str, Any], ax=None) -> Figure:
+def plot_throughput(data: dict[str, Any], ax: Axes | None = None) -> Figure:
     """Env steps/s against the number of envs N: torch-native and gymnasium SyncVectorEnv (log-log)."""
     fig, ax = _axes(ax)
     tp = data["throughput"]
@@ -33,7 +34,7 @@ def plot_throughput(data: dict[str, Any], ax=None) -> Figure:
     return fig
 
 
-def plot_profile(data: dict[str, Any], ax=None) -> Figure:
+def plot_profile(data: dict[str, Any], ax: Axes | None = None) -> Figure:
     """Seconds per PPO update by phase, for each N (stacked bars)."""
     fig, ax = _axes(ax)
     prof = data["profile"]
@@ -51,7 +52,7 @@ def plot_profile(data: dict[str, Any], ax=None) -> Figure:
     return fig
 
 
-def plot_time_to_target(data: dict[str, Any], ax=None) -> Figure:
+def plot_time_to_target(data: dict[str, Any], ax: Axes | None = None) -> Figure:
     """Wall seconds (and env steps) to a mean return of ``target`` against N; open markers: not reached."""
     fig, ax = _axes(ax)
     ttt = data["time_to_target"]
@@ -72,7 +73,7 @@ def plot_time_to_target(data: dict[str, Any], ax=None) -> Figure:
     return fig
 
 
-def plot_batched(data: dict[str, Any], ax=None) -> Figure:
+def plot_batched(data: dict[str, Any], ax: Axes | None = None) -> Figure:
     """Seconds per update of K agents: one batched computation vs K single-agent updates in turn."""
     fig, ax = _axes(ax)
     b = data["batched"]
@@ -114,13 +115,13 @@ def save_key_figures(outdir: Path) -> list[Path]:
     return written
 
 
-def _axes(ax):
+def _axes(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
         return fig, ax
     return ax.figure, ax
 
 
-def _mean(xs):
+def _mean(xs: list[float | None]) -> float:
     xs = [x for x in xs if x is not None]
     return sum(xs) / len(xs) if xs else float("nan")
