@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--steps", dest="total_steps", type=int, default=None, help="total env steps")
     p_train.add_argument("--save", default=None, help="checkpoint path (written atomically)")
     p_train.add_argument("--save-every", type=int, default=0, help="also checkpoint every K updates")
+    p_train.add_argument("--log-dir", default=None, help="write TensorBoard event files and progress.csv here")
     p_train.add_argument("--resume", default=None, help="continue from this checkpoint")
     p_train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p_train.add_argument("--no-progress", action="store_true")
@@ -120,7 +121,8 @@ def _train(ns: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     # Under torchrun each process is one rank of a data-parallel job (ppo_lite.distributed); rank 0 reports.
     run = distributed.train_from_env if distributed.launched_by_torchrun() else train
-    history = run(config, save_path=ns.save, save_every=ns.save_every, resume_from=ns.resume, progress=not ns.no_progress)
+    history = run(config, save_path=ns.save, save_every=ns.save_every, resume_from=ns.resume, progress=not ns.no_progress,
+                  log_dir=ns.log_dir)
     seconds = time.perf_counter() - t0
     if not distributed.is_main_process():
         return 0

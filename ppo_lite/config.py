@@ -246,10 +246,10 @@ def env_family(env_id: str) -> str:
     import gymnasium as gym
 
     from .envs import check_env_id
+    from .envs.base import make_gymnasium_env
 
     check_env_id(env_id)
-    spec = gym.spec(env_id)
-    env = gym.make(spec)
+    env = make_gymnasium_env(env_id)  # a missing optional dependency: one line naming the package, no traceback
     try:
         return "discrete" if isinstance(env.action_space, gym.spaces.Discrete) else "continuous"
     finally:

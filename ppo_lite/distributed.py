@@ -318,11 +318,11 @@ class DistTrainer(Trainer):
         super().__init__(per_rank_config(config, comm.world_size), resume_from=resume_from, comm=comm)
 
     def run(self, save_path=None, save_every: int = 0, stop_after: int | None = None, progress: bool = True,
-            callback: Callable[[int, History], bool | None] | None = None) -> History:
+            callback: Callable[[int, History], bool | None] | None = None, log_dir: str | Path | None = None) -> History:
         self._gather_for_save = save_path is not None
         if self._gather_for_save:
             self._gather_rank_states()
-        history = super().run(save_path, save_every, stop_after, progress, _agreed(callback, self.comm))
+        history = super().run(save_path, save_every, stop_after, progress, _agreed(callback, self.comm), log_dir)
         if self._gather_for_save:
             # A barrier: no rank returns before rank 0 has written the checkpoint (a resume may follow at once).
             self.comm.all_reduce_min(torch.ones(1))
@@ -347,7 +347,8 @@ class DistTrainer(Trainer):
 
     def _gather_rank_states(self) -> None:
         own = {
-            "env": self.env.state_dict(), "generator": self.generator.get_state(), "obs": self.obs.cpu(),
+            "env": self.env.state_dict() if self.env.snapshot_unsupported() is None else None,
+            "generator": self.generator.get_state(), "obs": self.obs.cpu(),
             "reward_returns": self.reward_scaler.discounted_return.cpu(), "update": self.counters.update,
         }
         self._rank_states = self.comm.gather_objects(own) if isinstance(self.comm, DistComm) else [own]
@@ -366,9 +367,10 @@ class DistTrainer(Trainer):
         super()._load(ckpt)
         if "rank_states" in ckpt:
             mine = ckpt["rank_states"][self.comm.rank]
-            self.env.load_state_dict(mine["env"])
             self.generator.set_state(mine["generator"])
-            self.obs = mine["obs"].to(self.device)
+            if mine["env"] is not None:  # else the envs restarted from a reset (Trainer._load says so)
+                self.env.load_state_dict(mine["env"])
+                self.obs = mine["obs"].to(self.device)
             self.reward_scaler.discounted_return = mine["reward_returns"].to(self.device)
 
 
@@ -393,7 +395,8 @@ def train(config: PPOConfig, comm: DistComm, *, resume_from: str | Path | None =
 
     ``config.num_envs`` envs per rank; ``config.total_steps`` env steps over all ranks; ``device`` ``auto`` or
     ``cuda`` becomes ``cuda:LOCAL_RANK``. Bad input is refused on every rank before training. ``run_kwargs``:
-    those of :meth:`Trainer.run` (``save_path``, ``save_every``, ``stop_after``, ``progress``, ``callback``).
+    those of :meth:`Trainer.run` (``save_path``, ``save_every``, ``stop_after``, ``progress``, ``callback``,
+    ``log_dir``: rank 0 writes it).
     """
     config = config.replace(device=rank_device(str(config.device), getattr(comm, "local_rank", 0)))
     validate_distributed(config, comm.world_size, getattr(comm, "backend", "gloo"), resume_from)

@@ -91,7 +91,7 @@ def train_reinforce(
         raise ValueError(f"num_updates and episodes_per_update must be >= 1, got {num_updates}, {episodes_per_update}")
     if not 0.0 <= gamma <= 1.0 or not lr > 0.0:
         raise ValueError(f"need gamma in [0, 1] and lr > 0, got gamma={gamma}, lr={lr}")
-    env = gym.make(env_id)
+    env = make_gymnasium_env(env_id)
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise ValueError(f"train_reinforce needs a Discrete action space, {env_id} has {env.action_space}")
     torch.manual_seed(seed)

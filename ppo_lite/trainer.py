@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ from .normalize import ObsNormalizer, RewardScaler
 from .optim import FlatAdam
 from .policies import ActorCritic
 from .rollout import collect_rollout, compute_advantages, flatten_rollout
+from .runlog import RunLog
 
 __all__ = [
     "train", "Trainer", "resolve_device", "update", "policy_loss", "normalize_advantages", "explained_variance",
@@ -230,7 +233,9 @@ class Trainer:
             "reward_scaler": self.reward_scaler.state_dict(),
             "controller": None if self.controller is None else self.controller.state_dict(),
             "generator": self.generator.get_state(),
-            "env": self.env.state_dict(),
+            # None when the envs cannot be snapshotted (Box2D, ...): the rest still resumes (see _load).
+            "env": self.env.state_dict() if self.env.snapshot_unsupported() is None else None,
+            "env_note": self.env.snapshot_unsupported() or "",
             "obs": self.obs.cpu(),
             "counters": {"update": self.counters.update, "env_steps": self.counters.env_steps},
             "history": self.history.state_dict(),
@@ -248,8 +253,15 @@ class Trainer:
         if self.controller is not None:
             self.controller.load_state_dict(ckpt["controller"])
         self.generator.set_state(ckpt["generator"])
-        self.env.load_state_dict(ckpt["env"])
-        self.obs = ckpt["obs"].to(self.device)
+        if ckpt.get("env") is not None:
+            self.env.load_state_dict(ckpt["env"])
+            self.obs = ckpt["obs"].to(self.device)
+        else:  # the checkpoint could not hold the envs: restart them, everything else continues as saved
+            self.obs = self.env.reset(seed=self.rank_seed + 7919 * ckpt["counters"]["update"])
+            if self.comm.is_main:
+                print(f"note: the checkpoint holds no environment state ({ckpt.get('env_note') or 'not saved'}); "
+                      "the environments restart from a fresh reset, so this resumed run is not bit-identical to an "
+                      "uninterrupted one", file=sys.stderr)
         self.counters = _Counters(**ckpt["counters"])
         self.history = History.from_state_dict(ckpt["history"])
 
@@ -261,12 +273,29 @@ class Trainer:
         stop_after: int | None = None,
         progress: bool = True,
         callback: Callable[[int, History], bool | None] | None = None,
+        log_dir: str | Path | None = None,
     ) -> History:
         """Train until ``config.total_steps`` (or ``stop_after`` updates in total); return the history.
 
         ``save_path``: checkpoint written every ``save_every`` updates (0: only at the end) and at the end.
         ``callback(update, history)`` runs after each update; returning True stops training.
+        ``log_dir``: TensorBoard event files and ``progress.csv`` of every update (:mod:`ppo_lite.runlog`).
         """
+        cfg = self.config
+        if save_path is not None and self.comm.is_main:
+            self._check_can_save(save_path)
+        run_log = RunLog(log_dir) if log_dir is not None and self.comm.is_main else None
+        try:
+            self._train_loop(save_path, save_every, stop_after, progress, callback, run_log)
+        finally:
+            if run_log is not None:
+                run_log.close()
+        return self.history
+
+    def _train_loop(
+        self, save_path: str | Path | None, save_every: int, stop_after: int | None, progress: bool,
+        callback: Callable[[int, History], bool | None] | None, run_log: RunLog | None,
+    ) -> None:
         cfg = self.config
         last = cfg.num_updates if stop_after is None else min(cfg.num_updates, stop_after)
         bar = progress_bar(progress and self.comm.is_main, total=last, initial=self.counters.update, desc=f"{cfg.env_id} {cfg.objective}")
@@ -274,6 +303,8 @@ class Trainer:
             t0 = time.perf_counter()
             self.run_update()
             self._log_time(time.perf_counter() - t0)
+            if run_log is not None:
+                run_log.write(self.history)
             k = self.counters.update
             if bar is not None:
                 bar.update(1)
@@ -286,7 +317,22 @@ class Trainer:
             bar.close()
         if save_path is not None and self.comm.is_main:
             self.save(save_path)
-        return self.history
+
+    def _check_can_save(self, path: str | Path) -> None:
+        """Before any training: refuse a checkpoint path that cannot be written, and say up front when the
+        checkpoint will not hold the environments' state (it still holds everything else)."""
+        folder = Path(path).resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot write checkpoints to {str(path)!r}: {exc}") from None
+        if Path(path).is_dir() or not os.access(folder, os.W_OK):
+            raise ValueError(f"cannot write checkpoints to {str(path)!r}: it is a folder, or {str(folder)!r} is not writable")
+        reason = self.env.snapshot_unsupported()
+        if reason is not None:
+            print(f"note: {reason}; the checkpoint will hold everything else (weights, optimizer, normalizers, "
+                  "controller, random streams, counters, history) and a resumed run restarts the environments",
+                  file=sys.stderr)
 
     def _phase(self, name: str) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext() if self.timer is None else self.timer.phase(name)
@@ -370,16 +416,19 @@ def train(
     progress: bool = True,
     callback: Callable[[int, History], bool | None] | None = None,
     comm: LocalComm | None = None,
+    log_dir: str | Path | None = None,
 ) -> History:
     """Train PPO (or one of its ablations, ``config.objective``) and return the per-update :class:`History`.
 
     ``resume_from``: continue a checkpoint written by an earlier run with the same config.
+    ``log_dir``: write TensorBoard event files and ``progress.csv`` there (:mod:`ppo_lite.runlog`).
     ``comm``: how this process reaches the others of a ``torchrun`` job (:mod:`ppo_lite.distributed`);
     ``None`` trains in this process alone.
     """
     trainer = Trainer(config, resume_from=resume_from, comm=comm)
     try:
-        return trainer.run(save_path=save_path, save_every=save_every, stop_after=stop_after, progress=progress, callback=callback)
+        return trainer.run(save_path=save_path, save_every=save_every, stop_after=stop_after, progress=progress,
+                           callback=callback, log_dir=log_dir)
     finally:
         trainer.env.close()
 

@@ -42,6 +42,11 @@ class VecEnv:
         """Everything needed to continue the exact same trajectories (for checkpoint resume)."""
         raise NotImplementedError(f"{type(self).__name__} cannot save its state")
 
+    def snapshot_unsupported(self) -> str | None:
+        """Why :meth:`state_dict` cannot capture this env, or ``None`` when it can (asked before training starts,
+        so that a run whose checkpoint cannot hold its environments says so up front, not after the work)."""
+        return None
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot load a state")
 
@@ -117,3 +122,25 @@ def check_action_values(env: VecEnv, actions: Tensor) -> None:
             f"{env.env_id}: action {float(actions[i, j])} at env {i}, dim {j} is not finite; "
             f"allowed: finite floats (clipped to [{low}, {high}] as gymnasium does)"
         )
+
+
+_EXTRAS = {"gymnasium.envs.box2d": "box2d", "gymnasium.envs.mujoco": "mujoco"}
+
+
+def make_gymnasium_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gymnasium.make(env_id, **kwargs)``, with a one-line ``ValueError`` naming the package to install when the
+    env needs an optional dependency that is missing (Box2D's pygame and box2d, MuJoCo), instead of a traceback."""
+    try:
+        return gym.make(env_id, **kwargs)
+    except (gym.error.DependencyNotInstalled, ImportError) as exc:
+        raise ValueError(missing_dependency_message(env_id, exc)) from None
+
+
+def missing_dependency_message(env_id: str, exc: BaseException) -> str:
+    """What to install for ``env_id``, from the gymnasium extra its entry point belongs to."""
+    entry = str(getattr(gym.spec(env_id), "entry_point", "")) if env_id in gym.registry else ""
+    extra = next((name for prefix, name in _EXTRAS.items() if entry.startswith(prefix)), None)
+    how = (f'pip install "gymnasium[{extra}]" (ppo_lite\'s requirements.txt installs it)' if extra
+           else "install the package it names")
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{env_id} needs an optional package that is not installed ({first_line}); {how}"

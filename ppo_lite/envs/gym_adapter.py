@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import VecEnv, check_action_values, check_actions, check_spaces
+from .base import VecEnv, check_action_values, check_actions, check_spaces, missing_dependency_message
 
 
 class GymVecEnv(VecEnv):
@@ -36,7 +36,9 @@ class GymVecEnv(VecEnv):
                 vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
                 **make_kwargs,
             )
-        except gym.error.Error as exc:  # unknown id, missing dependency, ...
+        except (gym.error.DependencyNotInstalled, ImportError) as exc:
+            raise ValueError(missing_dependency_message(env_id, exc)) from None
+        except gym.error.Error as exc:  # unknown id, bad arguments, ...
             raise ValueError(f"cannot make gymnasium env {env_id!r}: {exc}") from exc
         self.env_id = env_id
         self.num_envs = num_envs
@@ -86,23 +88,41 @@ class GymVecEnv(VecEnv):
             out_info,
         )
 
+    # -- snapshots: classic control keeps its state in ``.state``, MuJoCo in ``data.qpos`` / ``data.qvel`` -------
+    @staticmethod
+    def _kind(base: gym.Env) -> str | None:
+        if hasattr(base, "set_state") and hasattr(getattr(base, "data", None), "qpos"):
+            return "mujoco"
+        if hasattr(base, "state"):
+            return "state"
+        return None
+
+    def snapshot_unsupported(self) -> str | None:
+        if self._kind(self.env.envs[0].unwrapped) is None:
+            return (f"{self.env_id} keeps its state where ppo_lite cannot copy it (not a classic-control .state vector "
+                    "nor MuJoCo's qpos/qvel)")
+        return None
+
     def state_dict(self) -> dict[str, Any]:
-        """Exact state for envs whose ``unwrapped`` keeps it in ``.state`` (classic control); else refuse."""
+        """Exact state of every sub-env (classic control's ``.state``; MuJoCo's ``qpos``, ``qvel`` and time), its
+        time-limit counter and random stream, and the running episode statistics. Refuses other envs
+        (:meth:`snapshot_unsupported` says why)."""
+        reason = self.snapshot_unsupported()
+        if reason is not None:
+            raise NotImplementedError(reason)
         subs = []
         for sub in self.env.envs:
             base = sub.unwrapped
-            if not hasattr(base, "state") or base.state is None:
-                raise NotImplementedError(f"{self.env_id}: the gymnasium backend cannot save this env's state")
-            limit = sub
-            elapsed = None
-            while hasattr(limit, "env"):
-                if isinstance(limit, gym.wrappers.TimeLimit):
-                    elapsed = limit._elapsed_steps
-                limit = limit.env
+            if self._kind(base) == "mujoco":
+                state = torch.as_tensor(np.concatenate([base.data.qpos, base.data.qvel, [base.data.time]]).astype(np.float64))
+            elif base.state is None:
+                raise NotImplementedError(f"{self.env_id}: reset the env before taking its state")
+            else:
+                state = torch.as_tensor(np.array(base.state, dtype=np.float64))
             rng = base.np_random.bit_generator.state
             subs.append({
-                "state": torch.as_tensor(np.array(base.state, dtype=np.float64)),
-                "elapsed": -1 if elapsed is None else int(elapsed),
+                "state": state,
+                "elapsed": _time_limit_steps(sub),
                 "rng_state": torch.as_tensor(np.frombuffer(repr(rng).encode(), dtype=np.uint8).copy()),
             })
         return {"subs": subs, "ep_return": torch.as_tensor(self._ep_return), "ep_length": torch.as_tensor(self._ep_length)}
@@ -113,7 +133,13 @@ class GymVecEnv(VecEnv):
         self.env.reset()  # gymnasium refuses step() before reset(); the state is overwritten below
         for sub, s in zip(self.env.envs, state["subs"]):
             base = sub.unwrapped
-            base.state = s["state"].numpy().astype(np.asarray(base.state).dtype)
+            values = s["state"].numpy()
+            if self._kind(base) == "mujoco":
+                nq, nv = base.model.nq, base.model.nv
+                base.set_state(values[:nq], values[nq:nq + nv])
+                base.data.time = float(values[nq + nv])
+            else:
+                base.state = values.astype(np.asarray(base.state).dtype)
             limit = sub
             while hasattr(limit, "env"):
                 if isinstance(limit, gym.wrappers.TimeLimit):
@@ -125,3 +151,12 @@ class GymVecEnv(VecEnv):
 
     def close(self) -> None:
         self.env.close()
+
+
+def _time_limit_steps(env: gym.Env) -> int:
+    """The step counter of the TimeLimit wrapper around ``env`` (-1 when there is none)."""
+    while hasattr(env, "env"):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return int(env._elapsed_steps)
+        env = env.env
+    return -1

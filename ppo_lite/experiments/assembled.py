@@ -9,16 +9,12 @@ Seeds of one (task, objective) train as one batched computation (:func:`ppo_lite
 Writes ``figures/assembled.json`` (with provenance), from which ``python -m ppo_lite.experiments assembled`` then
 draws ``figures/assembled.png``.
 
-LunarLanderContinuous needs Box2D (``box2d==2.3.10`` in requirements.txt). gymnasium 1.4's ``gymnasium.envs.box2d``
-package imports CarRacing, which needs pygame, even though LunarLander itself only needs pygame to render;
-:func:`ensure_lunar_lander` loads ``lunar_lander.py`` on its own so stepping works without pygame.
+LunarLanderContinuous needs gymnasium's Box2D extra (box2d and pygame, both in requirements.txt).
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -42,37 +38,12 @@ RECORDED = ("approx_kl", "clip_frac", "explained_variance", "entropy", "kl_coef"
 COMMAND = "python -m ppo_lite.experiments assembled"
 
 
-def ensure_lunar_lander() -> None:
-    """Make ``gym.make("LunarLanderContinuous-v3")`` work without pygame (see the module docstring).
-
-    Loads ``gymnasium/envs/box2d/lunar_lander.py`` under its own module name, so the registry's entry point
-    finds it in ``sys.modules`` without running the package ``__init__`` (which imports CarRacing -> pygame).
-    Raises ImportError naming the fix when Box2D itself is missing.
-    """
-    name = "gymnasium.envs.box2d.lunar_lander"
-    if name in sys.modules:
-        return
-    try:
-        import Box2D  # noqa: F401
-    except ImportError as exc:
-        raise ImportError("LunarLanderContinuous-v3 needs Box2D: pip install box2d==2.3.10") from exc
-    import gymnasium
-
-    path = Path(gymnasium.__file__).parent / "envs" / "box2d" / "lunar_lander.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-
-
 def task_config(env_id: str, objective: str, seed: int = 0, total_steps: int | None = None, **overrides: Any) -> PPOConfig:
     """The family defaults of ``env_id`` (``PPOConfig.for_env``), this experiment's budget, then ``overrides``."""
     if env_id not in TASKS:
         raise ValueError(f"assembled has no settings for env_id={env_id!r}; use one of {tuple(TASKS)}")
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; assembled compares {OBJECTIVES}")
-    if env_id.startswith("LunarLander"):
-        ensure_lunar_lander()
     values = dict(TASKS[env_id])
     if total_steps is not None:
         values["total_steps"] = total_steps
