@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--stochastic", action="store_true", help="sample actions instead of taking the mode")
     p_eval.add_argument("--seed", type=int, default=12345)
     p_eval.add_argument("--device", default="cpu")
+    p_eval.add_argument("--video", default=None, help="also record deterministic episodes into this .gif or .mp4")
+    p_eval.add_argument("--video-episodes", type=int, default=1)
 
     ns = parser.parse_args(argv)
     try:
@@ -140,11 +142,19 @@ def _train(ns: argparse.Namespace) -> int:
 def _evaluate(ns: argparse.Namespace) -> int:
     from .evaluation import evaluate
 
+    if ns.video and not ns.video.lower().endswith((".gif", ".mp4")):  # refuse before the evaluation runs
+        raise ValueError(f"--video must end in .gif or .mp4, got {ns.video!r}")
     returns = evaluate(ns.checkpoint, episodes=ns.episodes, deterministic=not ns.stochastic, seed=ns.seed, device=ns.device)
     mean = sum(returns) / len(returns)
     std = (sum((r - mean) ** 2 for r in returns) / len(returns)) ** 0.5
     kind = "stochastic" if ns.stochastic else "deterministic"
     print(f"{ns.checkpoint}: {kind} return over {len(returns)} episodes: {mean:.1f} ± {std:.1f} (min {min(returns):.1f}, max {max(returns):.1f})")
+    if ns.video:
+        from .evaluation import record_video
+
+        video = record_video(ns.checkpoint, ns.video, episodes=ns.video_episodes, seed=ns.seed, deterministic=not ns.stochastic)
+        print(f"video: {ns.video} ({video['frames']} frames, {video['bytes'] / 1024:.0f} KB, "
+              f"mean return {video['mean_return']:.1f})")
     return 0
 
 

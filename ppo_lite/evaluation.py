@@ -5,6 +5,7 @@ report returns of the *stochastic* policy; the two can differ (SB3 #1063), so bo
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -62,3 +63,80 @@ def evaluate(
         finished |= done
     env.close()
     return returns.tolist()
+
+
+@torch.no_grad()
+def record_video(
+    path: str | Path,
+    out: str | Path,
+    episodes: int = 1,
+    seed: int = 12345,
+    deterministic: bool = True,
+    fps: int = 30,
+    scale: float = 0.5,
+    max_frames: int = 1000,
+) -> dict[str, float]:
+    """Record ``episodes`` episodes of the checkpoint's policy into ``out`` (``.gif`` or ``.mp4``), headless.
+
+    The frames come from gymnasium's own renderer (``render_mode="rgb_array"``: pygame surfaces, no display). The
+    episodes run in gymnasium's env of the same id, whose dynamics the torch-native envs reproduce step by step
+    (``tests/test_envs.py``), so an agent trained on the torch backend is shown as it behaves. Frames are scaled by
+    ``scale`` and capped at ``max_frames`` so that a GIF stays a few hundred KB. Returns the episodes' returns
+    summary and the file size.
+    """
+    out = Path(out)
+    if out.suffix.lower() not in (".gif", ".mp4"):
+        raise ValueError(f"video path must end in .gif or .mp4, got {str(out)!r}")
+    if not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    if not 0.05 <= scale <= 1.0 or fps < 1 or max_frames < 1:
+        raise ValueError(f"need 0.05 <= scale <= 1, fps >= 1 and max_frames >= 1; got scale={scale}, fps={fps}, max_frames={max_frames}")
+    # pygame draws into memory surfaces: no display and no audio device is needed (or looked for).
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    import imageio.v2 as imageio
+    import numpy as np
+    from PIL import Image
+
+    from .envs.base import make_gymnasium_env
+
+    config, agent, obs_norm = load_policy(path)
+    env = make_gymnasium_env(config.env_id, render_mode="rgb_array")
+    generator = torch.Generator().manual_seed(seed)
+    frames, returns = [], []
+
+    def frame() -> np.ndarray:
+        image = Image.fromarray(env.render())
+        size = (max(2, int(image.width * scale) // 2 * 2), max(2, int(image.height * scale) // 2 * 2))  # even: for mp4
+        return np.asarray(image.resize(size, Image.BILINEAR))
+
+    try:
+        for k in range(episodes):
+            obs, _ = env.reset(seed=seed + k)
+            frames.append(frame())
+            total, done = 0.0, False
+            while not done:
+                obs_t = obs_norm(torch.as_tensor(np.asarray(obs), dtype=torch.float32)[None])
+                action, _ = agent.sample(obs_t, generator, deterministic=deterministic)
+                if agent.discrete:
+                    act = int(action[0])
+                else:
+                    space = env.action_space
+                    act = np.clip(action[0].numpy(), space.low, space.high)
+                obs, reward, terminated, truncated, _ = env.step(act)
+                total += float(reward)
+                done = terminated or truncated
+                if len(frames) < max_frames:
+                    frames.append(frame())
+            returns.append(total)
+    finally:
+        env.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".gif":
+        imageio.mimsave(out, frames, duration=1000 / fps, loop=0)
+    else:
+        try:
+            imageio.mimsave(out, frames, fps=fps, macro_block_size=2)
+        except (ImportError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"writing {str(out)!r} needs imageio-ffmpeg ({exc}); pip install imageio-ffmpeg, or use .gif") from None
+    return {"frames": len(frames), "mean_return": sum(returns) / len(returns), "bytes": out.stat().st_size}

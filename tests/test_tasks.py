@@ -151,3 +151,26 @@ def test_log_dir_writes_tensorboard_events_and_a_csv(tmp_path):
     with open(tmp_path / "progress.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["update"]) for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+
+
+# -- watching the agent ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env_id,backend,suffix", [("CartPole-v1", "torch", ".gif"), ("Pendulum-v1", "gymnasium", ".mp4")])
+def test_evaluate_records_a_video_headless(tmp_path, capsys, env_id, backend, suffix):
+    import imageio.v3 as iio
+
+    cfg = PPOConfig.for_env(env_id, backend=backend, device="cpu", num_envs=2, num_steps=32, update_epochs=1,
+                            num_minibatches=1, total_steps=2 * 32 * 2)
+    train(cfg, progress=False, save_path=tmp_path / "run.pt")
+    out = tmp_path / f"agent{suffix}"
+    assert cli(["evaluate", str(tmp_path / "run.pt"), "--episodes", "2", "--video", str(out)]) == 0
+    assert f"video: {out}" in capsys.readouterr().out
+    frames = iio.imread(out, index=None)
+    length = {"CartPole-v1": None, "Pendulum-v1": 201}[env_id]   # Pendulum: reset frame + 200 steps
+    assert frames.ndim == 4 and frames.shape[-1] == 3 and frames.shape[1] >= 100 and frames.shape[0] > 5
+    if length is not None:
+        assert frames.shape[0] == length
+    assert frames.std() > 1.0                                    # not a blank picture
+    assert out.stat().st_size < 2_000_000
+    with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
+        from ppo_lite.evaluation import record_video
+        record_video(tmp_path / "run.pt", tmp_path / "agent.avi")
