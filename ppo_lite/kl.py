@@ -40,7 +40,12 @@ def kl_k2(logp_new: Tensor, logp_old: Tensor) -> Tensor:
 
 
 def kl_k3(logp_new: Tensor, logp_old: Tensor) -> Tensor:
-    r"""Per-sample :math:`k_3 = (r - 1) - \log r`, with :math:`\log r = \log\pi_\theta - \log\pi_{old}`."""
+    r"""Per-sample :math:`k_3 = (r - 1) - \log r`, with :math:`\log r = \log\pi_\theta - \log\pi_{old}`.
+
+    Its gradient with the samples :math:`a \sim \pi_{old}` held fixed is :math:`\nabla_\theta k_3 = (r - 1)\nabla_\theta
+    \log\pi_\theta(a|s)`, whose expectation under :math:`\pi_{old}` is :math:`\nabla_\theta \mathrm{KL}(\pi_{old}\|\pi_\theta)`
+    and which is exactly 0 per sample at :math:`\theta = \theta_{old}` (notebook 04 derives and checks both).
+    """
     log_ratio = logp_new - logp_old
     return torch.expm1(log_ratio) - log_ratio
 

@@ -238,7 +238,12 @@ def kl_estimator_study(
     For each shift μ: ``exact``; per estimator k ∈ {k1, k2, k3}: ``{k}_mean`` (mean over all draws, its bias is
     ``{k}_mean - exact``), ``{k}_se`` (standard error of that mean), ``{k}_std`` (per-sample standard deviation),
     ``{k}_batch_std`` (spread of the ``n_samples``-sample batch mean across repeats), ``{k}_min`` (smallest single
-    sample: k1 goes negative, k2 and k3 never do).
+    sample: k1 goes negative, k2 and k3 never do); and the exact raw moments ``logr_m2``
+    :math:`= \mathbb E_{old}[(\log r)^2]` and ``logr_m4`` :math:`= \mathbb E_{old}[(\log r)^4]` (Gaussian: with
+    :math:`\log r \sim \mathcal N(m, s^2)`, :math:`m = -\mu^2/2`, :math:`s = \mu`, they are :math:`s^2 + m^2` and
+    :math:`m^4 + 6m^2s^2 + 3s^4`; categorical: sums over the 4 actions). To second order in :math:`\log r`
+    (notebook 04), :math:`\mathrm{std}(k_1) \approx \sqrt{2\,\mathrm{KL}}` and
+    :math:`\mathrm{std}(k_3) \approx \sqrt{\kappa - 1}\,\mathrm{KL}` with :math:`\kappa` = ``logr_m4 / logr_m2**2``.
     """
     if family not in ("gaussian", "categorical"):
         raise ValueError(f"family must be 'gaussian' or 'categorical', got {family!r}")
@@ -252,6 +257,7 @@ def kl_estimator_study(
     for name in estimators:
         for stat in ("mean", "se", "std", "batch_std", "min"):
             rows[f"{name}_{stat}"] = []
+    rows["logr_m2"], rows["logr_m4"] = [], []
     z = torch.tensor([1.0, 0.5, -0.5, -1.0], dtype=torch.float64)
     for mu in shifts:
         if family == "gaussian":
@@ -259,6 +265,8 @@ def kl_estimator_study(
             logp_old = -0.5 * x**2
             logp_new = -0.5 * (x - mu) ** 2  # the shared -log sqrt(2 pi) cancels in every estimator
             exact = 0.5 * mu**2
+            m, s2 = -0.5 * mu**2, mu**2  # log r = mu x - mu^2/2 ~ N(m, s2)
+            m2, m4 = s2 + m**2, m**4 + 6 * m**2 * s2 + 3 * s2**2
         else:
             p_old = torch.full((4,), 0.25, dtype=torch.float64)
             log_new = torch.log_softmax(mu * z, -1)
@@ -266,7 +274,11 @@ def kl_estimator_study(
             logp_old = torch.log(p_old)[a]
             logp_new = log_new[a]
             exact = kl_categorical(p_old, log_new.exp()).item()
+            log_r = log_new - torch.log(p_old)
+            m2, m4 = (p_old * log_r**2).sum().item(), (p_old * log_r**4).sum().item()
         rows["exact"].append(exact)
+        rows["logr_m2"].append(m2)
+        rows["logr_m4"].append(m4)
         for name, fn in estimators.items():
             k = fn(logp_new, logp_old)
             rows[f"{name}_mean"].append(k.mean().item())
@@ -293,20 +305,27 @@ def ppo_v1_tabular(
     theta_init: Tensor | None = None,
     update_every_minibatch: int = 0,
 ) -> dict[str, Tensor]:
-    r"""PPO v1 on a tabular softmax policy (notebook 04). Each iteration:
+    r"""PPO v1 on a tabular softmax policy (notebook 04, which writes the same loop out in a cell and checks that
+    it reproduces this function's traces). Each iteration:
 
     1. sample a batch from :math:`\pi_{old}` (:func:`sample_batch`, advantages :math:`G_t - V_{old}(s_t)`);
-    2. ``epochs`` full-batch Adam steps on :func:`ppo_lite.objectives.kl_penalty_loss`,
+    2. ``epochs`` full-batch Adam steps (a fresh Adam per batch) on :func:`ppo_lite.objectives.kl_penalty_loss`,
        :math:`-\hat{\mathbb E}[r\hat A] + c\,\hat{\mathbb E}[k_3]` with the controller's current c;
     3. measure :math:`\widehat{\mathrm{KL}} = \hat{\mathbb E}[k_3]` on the batch and call ``controller.update`` once.
 
-    ``update_every_minibatch = M > 0`` instead splits each epoch into M minibatches and updates the controller after
-    every minibatch step on that minibatch's noisy KL (what TorchRL PR #1922 warns against).
+    The PPO paper's penalty (Schulman et al. 2017, eq. 8) and its adaptive rule use the analytic per-state KL
+    :math:`\mathrm{KL}[\pi_{old}(\cdot|s_t), \pi_\theta(\cdot|s_t)]`; this loop uses the sample estimator
+    :math:`k_3 = (r-1) - \log r` instead (it needs only the log-probabilities of the taken actions, and
+    :math:`\mathbb E_{old}[\nabla_\theta k_3] = \nabla_\theta \mathrm{KL}(\pi_{old}\|\pi_\theta)`, notebook 04).
+
+    ``update_every_minibatch = M > 0`` instead splits each epoch into M random minibatches and updates the
+    controller after every minibatch step on that minibatch's noisy KL (what TorchRL PR #1922 warns against).
 
     Returns per-iteration traces: ``J`` (exact return of the policy *before* the iteration, plus the final one:
-    length iterations+1), ``kl`` (the batch estimate the controller saw, last one in an iteration), ``kl_exact``
-    (:math:`\sum_s d_{old}(s)\mathrm{KL}(s)/\sum_s d_{old}(s)`), ``coef`` (after the update), ``coef_all`` (every
-    value the coefficient took).
+    length iterations+1), ``kl`` (the batch estimate the controller saw, last one in an iteration), ``kl_states``
+    (the analytic :math:`\mathrm{KL}(s_t)` averaged over the batch's states: what eq. 8 would measure),
+    ``kl_exact`` (:math:`\sum_s d_{old}(s)\mathrm{KL}(s)/\sum_s d_{old}(s)`), ``coef`` (after the update),
+    ``coef_all`` (every value the coefficient took).
     """
     check_count("iterations", iterations)
     check_count("episodes_per_batch", episodes_per_batch)
@@ -318,16 +337,21 @@ def ppo_v1_tabular(
     theta = (torch.zeros(mdp.num_states, mdp.num_actions, dtype=torch.float64) if theta_init is None else theta_init.detach().clone())
     check_thetas(mdp, theta_init=theta)
     theta.requires_grad_(True)
-    rows: dict[str, list[float]] = {k: [] for k in ("J", "kl", "kl_exact", "coef", "coef_all")}
+    rows: dict[str, list[float]] = {k: [] for k in ("J", "kl", "kl_states", "kl_exact", "coef", "coef_all")}
     for _ in range(iterations):
         theta_old = theta.detach().clone()
         rows["J"].append(mdp.objective(theta_old).item())
         batch = sample_batch(mdp, theta_old, episodes_per_batch, gen)
         optimizer = torch.optim.Adam([theta], lr=lr)
         n = batch.states.shape[0]
-        splits = max(1, min(update_every_minibatch, n))
         for _ in range(epochs):
-            for idx in torch.randperm(n, generator=gen).chunk(splits):
+            # Full batch: one step on all samples, in their order (no permutation, so the notebook's loop, which
+            # does the same, reproduces this trace bit for bit). Minibatches: a fresh random split per epoch.
+            if update_every_minibatch:
+                minibatches = list(torch.randperm(n, generator=gen).chunk(min(update_every_minibatch, n)))
+            else:
+                minibatches = [slice(None)]
+            for idx in minibatches:
                 logp_new = torch.log_softmax(theta, -1)[batch.states[idx], batch.actions[idx]]
                 loss = kl_penalty_loss(logp_new, batch.logp_old[idx], batch.advantages[idx], controller.coef)
                 optimizer.zero_grad()
@@ -344,12 +368,14 @@ def ppo_v1_tabular(
         with torch.no_grad():
             logp_new = torch.log_softmax(theta, -1)[batch.states, batch.actions]
             kl_batch = kl_k3(logp_new, batch.logp_old).mean().item()
+            kl_s = state_kl(mdp, theta_old, theta.detach())
             d_old = mdp.discounted_visitation(theta_old)
-            kl_exact = ((d_old * state_kl(mdp, theta_old, theta.detach())).sum() / d_old.sum()).item()
+            kl_exact = ((d_old * kl_s).sum() / d_old.sum()).item()
         if not update_every_minibatch:
             controller.update(kl_batch)
             rows["coef_all"].append(float(controller.coef))
         rows["kl"].append(kl_mb if update_every_minibatch else kl_batch)
+        rows["kl_states"].append(kl_s[batch.states].mean().item())
         rows["kl_exact"].append(kl_exact)
         rows["coef"].append(float(controller.coef))
     rows["J"].append(mdp.objective(theta.detach()).item())

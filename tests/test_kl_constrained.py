@@ -114,3 +114,77 @@ def test_ppo_v1_tabular_improves_and_rejects_bad_input():
         kc.ppo_v1_tabular(mdp, DualDescent(), epochs=0)
     with pytest.raises(ValueError, match="theta_init"):
         kc.ppo_v1_tabular(mdp, DualDescent(), theta_init=torch.zeros(2, 2, dtype=torch.float64))
+
+
+def test_ppo_v1_tabular_traces_are_consistent_with_the_controllers():
+    """Dual descent: eta is the running sum of its steps, so while the projection never acts the mean measured KL is
+    delta + (eta_T - eta_0) / (alpha T). Adaptive beta: every value is beta_0 times a power of 2."""
+    mdp = TabularMDP.random(8, 4, 0.9, seed=0)
+    run = kc.ppo_v1_tabular(mdp, DualDescent(target=0.02, init=1.0, lr=20.0), iterations=12)
+    assert run["coef"].min() > 0
+    drift = (run["coef"][-1] - 1.0) / (20.0 * 12)
+    assert abs((run["kl"].mean() - 0.02) - drift) < 1e-5
+    assert torch.equal(run["coef"], run["coef_all"])  # one update per batch
+    beta = kc.ppo_v1_tabular(mdp, AdaptiveBeta(target=0.02, init=1.0), iterations=12, update_every_minibatch=4)
+    assert beta["coef_all"].shape == (12 * 10 * 4,)
+    log2 = beta["coef_all"].log2()
+    assert torch.equal(log2, log2.round())
+
+
+def test_ppo_v1_tabular_kl_traces_against_the_exact_kl():
+    """kl_exact weights the analytic per-state KL by the old visitation; kl_states averages it over the batch's states.
+    Both are non-negative and of one size; the batch k3 the controller sees is an in-sample estimate, lower."""
+    mdp = TabularMDP.random(8, 4, 0.9, seed=0)
+    run = kc.ppo_v1_tabular(mdp, AdaptiveBeta(target=0.02, init=1.0), iterations=20)
+    assert (run["kl_exact"] >= 0).all() and (run["kl_states"] >= 0).all() and (run["kl"] >= 0).all()
+    assert 0.7 < (run["kl_states"] / run["kl_exact"]).median() < 1.4
+    assert (run["kl_exact"] / run["kl"]).median() > 1.1
+
+
+def test_ppo_v1_tabular_one_iteration_by_hand():
+    """One iteration, one epoch, from the uniform policy: Adam's first step moves every logit with a nonzero gradient
+    by exactly lr (its update is lr * g / |g| at step 1, up to eps), and the gradient of the k3 penalty is 0 there."""
+    from ppo_lite.trust_region import sample_batch
+
+    mdp = TabularMDP.random(6, 3, 0.9, seed=2)
+    run = kc.ppo_v1_tabular(mdp, DualDescent(target=0.02, init=1.0, lr=20.0), iterations=1, epochs=1, lr=0.1, seed=5)
+    theta0 = torch.zeros(6, 3, dtype=torch.float64)
+    batch = sample_batch(mdp, theta0, 16, torch.Generator().manual_seed(5))  # the same first batch
+    th = theta0.clone().requires_grad_(True)
+    gain = (torch.exp(torch.log_softmax(th, -1)[batch.states, batch.actions] - batch.logp_old) * batch.advantages).mean()
+    (g,) = torch.autograd.grad(gain, th)
+    theta1 = 0.1 * torch.sign(g) * (g.abs() > 1e-12)
+    assert abs(run["J"][1].item() - mdp.objective(theta1).item()) < 1e-6
+
+
+def test_k3_gradient_is_the_kl_gradient_in_expectation_and_zero_at_theta_old():
+    """sum_a pi_old(a) grad k3(a) = grad KL(pi_old || pi_theta) exactly (the derivation of notebook 04), and every
+    per-action gradient of k3 vanishes at theta = theta_old, while k1's (the score) does not."""
+    from ppo_lite.kl import kl_k1, kl_k3
+
+    gen = torch.Generator().manual_seed(0)
+    theta_old = torch.randn(6, generator=gen, dtype=torch.float64)
+    log_old = torch.log_softmax(theta_old, -1)
+    theta = theta_old + 0.7 * torch.randn(6, generator=gen, dtype=torch.float64)
+
+    def per_action(est, th):
+        return torch.autograd.functional.jacobian(lambda t: est(torch.log_softmax(t, -1), log_old), th)
+
+    th = theta.clone().requires_grad_(True)
+    (grad_kl,) = torch.autograd.grad(kc.kl_categorical(log_old.exp(), torch.softmax(th, -1)), th)
+    for est in (kl_k3, kl_k1):
+        assert torch.allclose(log_old.exp() @ per_action(est, theta), grad_kl, atol=1e-12)
+    assert per_action(kl_k3, theta_old).abs().max().item() == 0.0
+    assert per_action(kl_k1, theta_old).norm(dim=1).min() > 0.1
+
+
+@pytest.mark.parametrize("family", ["gaussian", "categorical"])
+def test_kl_study_log_ratio_moments(family):
+    """k1 = -log r and k2 = (log r)^2 / 2, so Var(k1) = m2 - KL^2 and Var(k2) = (m4 - m2^2) / 4 exactly: the study's
+    exact moments must match its sample spreads within sampling error."""
+    study = kc.kl_estimator_study([0.3, 1.0], n_samples=100, n_repeats=2000, family=family)
+    m2, m4, kl = study["logr_m2"], study["logr_m4"], study["exact"]
+    assert torch.allclose(study["k1_std"], (m2 - kl**2).sqrt(), rtol=0.02)
+    assert torch.allclose(study["k2_std"], 0.5 * (m4 - m2**2).sqrt(), rtol=0.03)
+    if family == "gaussian":
+        assert torch.allclose(m2, torch.tensor([0.3**2 + 0.3**4 / 4, 1.0 + 0.25], dtype=torch.float64), atol=1e-15)
