@@ -1,6 +1,7 @@
-"""Figures of notebook 02 (advantages and GAE): bias/variance of GAE(λ) and time-limit truncation.
+"""Figures of notebook 02 (advantages and GAE): bias/variance of GAE(λ), its critic/returns split, the discount γ
+as a bias-variance knob, and time-limit truncation.
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.tabular` and returns a Figure; :func:`save_key_figures`
+Each ``plot_*`` takes results computed by :mod:`ppo_lite.gae_study` and returns a Figure; :func:`save_key_figures`
 reruns the notebook's experiments (same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations
@@ -11,48 +12,9 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from .. import tabular as tab
+from .. import gae_study
+from ..gae_study import BATCH_EPISODES, GAMMAS, LAMS, TIME_LIMIT, truncation_problem
 from . import save_figures
-
-F64 = torch.float64
-# The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
-LAMS = [0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0]
-BATCH_EPISODES = 256  # the MSE is that of a gradient averaged over this many episodes
-VALUE_NOISE = 2.0
-TIME_LIMIT, TRUNC_EPISODES, TRUNC_LAM = 50, 1000, 0.95
-
-
-def gae_problem() -> tuple[tab.TabularMDP, torch.Tensor, torch.Tensor]:
-    """Random 8-state MDP (γ = 0.95), a fixed policy, and an imperfect critic V̂ = V + noise (fixed per state)."""
-    mdp = tab.TabularMDP.random(8, 3, gamma=0.95, seed=3, terminate_prob=0.05)
-    gen = torch.Generator().manual_seed(0)
-    theta = 0.5 * torch.randn(8, 3, generator=gen, dtype=F64)
-    v_hat = mdp.values(theta) + VALUE_NOISE * torch.randn(8, generator=gen, dtype=F64)
-    return mdp, theta, v_hat
-
-
-def bias_variance_study(num_episodes: int = 4000, seed: int = 0) -> dict[str, torch.Tensor]:
-    mdp, theta, v_hat = gae_problem()
-    return tab.gae_bias_variance(mdp, theta, v_hat, LAMS, num_episodes, torch.Generator().manual_seed(seed))
-
-
-def truncation_problem() -> tuple[tab.TabularMDP, torch.Tensor]:
-    """A long-lived task (terminate 1%/step, γ = 0.99, positive rewards) and the uniform policy: V ≈ 80, so a
-    time limit of 50 steps cuts most episodes while a lot of value is still ahead."""
-    base = tab.TabularMDP.random(6, 2, gamma=0.99, seed=0, terminate_prob=0.01)
-    mdp = tab.TabularMDP(base.P, base.R.abs() + 0.5, base.mu0, base.gamma, base.terminal)
-    return mdp, torch.zeros(6, 2, dtype=F64)
-
-
-def truncation_study(seed: int = 0) -> dict[str, torch.Tensor]:
-    mdp, theta = truncation_problem()
-    tr = mdp.sample_transitions(theta, TRUNC_EPISODES, torch.Generator().manual_seed(seed), TIME_LIMIT)
-    V = mdp.values(theta)
-    out = {"V": V, "truncated_fraction": tr.truncated.any(0).to(F64).mean()}
-    for name, boot in (("bootstrap", True), ("terminal", False)):
-        out[f"V_fit_{name}"] = tab.fit_values_with_time_limit(mdp, tr, TRUNC_LAM, boot)
-        out[f"target_error_{name}"] = tab.target_error_by_step(mdp, tr, V, TRUNC_LAM, boot)
-    return out
 
 
 def plot_bias_variance(study: dict[str, torch.Tensor]) -> Figure:
@@ -65,6 +27,37 @@ def plot_bias_variance(study: dict[str, torch.Tensor]) -> Figure:
     ax.set_xlabel(r"GAE $\lambda$")
     ax.set_ylabel(r"squared error of $\hat g_\lambda$ ((return units per logit)$^2$)")
     ax.set_title(r"GAE($\lambda$) policy gradient with a noisy critic (bias$^2$ floored at 1e-6)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_variance_split(split: dict[str, torch.Tensor]) -> Figure:
+    lams = torch.tensor(LAMS)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(lams, split["total"], "k^-", label=r"total (noisy critic $\hat V = V^\pi + \epsilon$)")
+    ax.plot(lams, split["returns"], "o-", label=r"returns' part (exact critic, $\epsilon = 0$)")
+    ax.plot(lams, split["critic"], "s-", label=r"critic's part (GAE of $\epsilon$ alone)")
+    ax.plot(lams, split["covariance"], "d--", label="2 tr Cov(returns, critic)")
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.set_xlabel(r"GAE $\lambda$")
+    ax.set_ylabel(r"tr Var of a one-episode $\hat g_\lambda$ ((return units per logit)$^2$)")
+    ax.set_title("Where the variance of the GAE gradient comes from")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gamma_just(study: dict[str, torch.Tensor], gamma_eval: float) -> Figure:
+    gammas = torch.tensor(GAMMAS)
+    bias2, var = study["bias2"], study["variance"] / BATCH_EPISODES
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.semilogy(gammas, bias2.clamp_min(1e-6), "o-", label=r"bias$^2$ (exact)")
+    ax.semilogy(gammas, var, "s-", label=f"variance / {BATCH_EPISODES} episodes (measured)")
+    ax.semilogy(gammas, bias2 + var, "k^-", label="MSE")
+    ax.set_xlabel(r"discount $\gamma$ of the advantage estimator (GAE($\gamma$, 1), exact critic $V^{\pi,\gamma}$)")
+    ax.set_ylabel(r"squared error of $\hat g^\gamma$ ((return units per logit)$^2$)")
+    ax.set_title(rf"$\gamma$ below the problem's $\gamma_{{eval}} = {gamma_eval:g}$ (bias$^2$ floored at 1e-6)")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -96,28 +89,8 @@ def save_key_figures(outdir: Path) -> list[Path]:
     """Rerun the notebook's experiments and write ``nb02_*.png`` into ``outdir``."""
     torch.set_num_threads(1)
     return save_figures({
-        "nb02_gae_bias_variance.png": plot_bias_variance(bias_variance_study()),
-        "nb02_time_limit_truncation.png": plot_truncation(truncation_study()),
+        "nb02_gae_bias_variance.png": plot_bias_variance(gae_study.bias_variance_study()),
+        "nb02_gae_variance_split.png": plot_variance_split(gae_study.variance_split_study()),
+        "nb02_gamma_just.png": plot_gamma_just(gae_study.gamma_just_study(), gae_study.GAMMA_EVAL),
+        "nb02_time_limit_truncation.png": plot_truncation(gae_study.truncation_study()),
     }, outdir, dpi=120)
-
-
-def normalization_study(batches: int = 200, episodes: int = 16, lam: float = 0.95, seed: int = 5) -> dict[str, float]:
-    """Per-batch advantage normalization (A - mean) / std on the GAE problem: fraction of advantages whose sign
-    flips, and the mean cosine between the batch gradient and the exact ∇J with raw vs normalized advantages."""
-    mdp, theta, v_hat = gae_problem()
-    exact = mdp.exact_policy_gradient(theta).flatten()
-    gen = torch.Generator().manual_seed(seed)
-    flips, cos_raw, cos_norm = [], [], []
-    for _ in range(batches):
-        tr = mdp.sample_transitions(theta, episodes, gen, 1000)
-        adv, keep = mdp.gae(tr, v_hat, lam), tr.mask.bool()
-        normed = torch.zeros_like(adv)
-        normed[keep] = (adv[keep] - adv[keep].mean()) / (adv[keep].std() + 1e-8)
-        flips.append(((adv[keep] > 0) != (normed[keep] > 0)).to(F64).mean())
-        discount = mdp.gamma ** torch.arange(adv.shape[0], dtype=F64)[:, None]
-        for weights, out in ((adv, cos_raw), (normed, cos_norm)):
-            w = (discount * weights * tr.mask).T
-            g = mdp.weighted_score_sums(theta, tr.states.T, tr.actions.T, w).mean(0).flatten()
-            out.append(torch.nn.functional.cosine_similarity(g, exact, 0))
-    mean = lambda xs: torch.stack(xs).mean().item()  # noqa: E731
-    return {"sign_flip_fraction": mean(flips), "cosine_raw": mean(cos_raw), "cosine_normalized": mean(cos_norm)}
