@@ -230,8 +230,16 @@ SOLVED_THRESHOLDS: dict[str, float] = {
 }
 """Mean return of the last 20 episodes at which the course calls a task solved (CartPole's 475 is gymnasium's
 ``reward_threshold``; the others are the usual ones of the zoo and CleanRL reports)."""
+# rl-baselines3-zoo's LunarLander-v2 settings (hyperparams/ppo.yml; v3 is the same task with bug fixes): 16 envs x
+# 1024 steps, minibatches of 64, 4 epochs, γ 0.999, λ 0.98, entropy 0.01, SB3's constant lr 3e-4, no value clipping.
+_ZOO_LUNAR_LANDER = dict(
+    num_envs=16, num_steps=1024, num_minibatches=256, update_epochs=4, gamma=0.999, gae_lambda=0.98, ent_coef=0.01,
+    lr=3e-4, anneal_lr=False, clip_value=False, norm_obs=False, scale_reward=False, total_steps=1_000_000,
+)
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "Acrobot-v1": dict(gamma=0.99, gae_lambda=0.94, norm_obs=True, total_steps=300_000),
+    "LunarLander-v3": _ZOO_LUNAR_LANDER,
+    "LunarLanderContinuous-v3": _ZOO_LUNAR_LANDER,
 }
 _CLASSIC_DISCRETE = ("CartPole-v1", "CartPole-v0", "Acrobot-v1", "MountainCar-v0")
 _CLASSIC_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
