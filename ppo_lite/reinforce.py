@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from .advantages import reward_to_go
+from .envs.base import make_gymnasium_env
 from .objectives import pg_loss
 from .policies import ActorCritic
 
