@@ -1,36 +1,175 @@
-r"""Exercises of notebook 00: reading a training History.
+r"""Exercises of notebook 00: reading a training History, and a second training run.
 
-``check_mean_last`` runs the learner's function against the reference on random inputs; ``check_solved``
-checks a trained History against the CartPole-v1 criterion the course uses.
+``check_mean_last`` and ``check_steps_to_threshold`` run the learner's function against the reference on random
+inputs; ``check_second_run`` checks the learner's config for the second run, trains it and checks the result
+against the CartPole-v1 criterion the course uses (``check_solved``).
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import torch
 
+from ..config import PPOConfig
 from ..history import History
 from ._check import CheckResult, check
 
-__all__ = ["reference_mean_last", "check_mean_last", "check_solved"]
+__all__ = [
+    "solution_mean_last",
+    "solution_steps_to_threshold",
+    "solution_second_run_config",
+    "check_mean_last",
+    "check_steps_to_threshold",
+    "check_second_run",
+    "check_solved",
+]
 
 
-def reference_mean_last(returns: Sequence[float], last: int) -> float:
+# ---------------------------------------------------------------------------------------------- 1. mean_last
+def solution_mean_last(returns: Sequence[float], last: int) -> float:
     r"""Mean of the last ``last`` episode returns, :math:`\frac1n\sum_{i=N-n+1}^{N} G_i` with :math:`n=\min(last, N)`;
     nan for no episodes (what :meth:`ppo_lite.History.mean_return` computes)."""
     tail = list(returns)[-last:]
     return sum(tail) / len(tail) if tail else float("nan")
 
 
-def _inputs(gen: torch.Generator) -> dict:
+def _returns_last(gen: torch.Generator) -> dict:
     n = int(torch.randint(0, 60, (1,), generator=gen))
     returns = (torch.rand(n, generator=gen, dtype=torch.float64) * 500.0).round().tolist()
     return {"returns": returns, "last": int(torch.randint(1, 30, (1,), generator=gen))}
 
 
+MEAN_LAST_MISTAKES = {
+    "always divided by `last`, also when fewer episodes were completed": lambda returns, last: sum(returns[-last:]) / last,
+    "averaged the first `last` episodes, not the last ones":
+        lambda returns, last: sum(returns[:last]) / len(returns[:last]) if returns else float("nan"),
+    "averaged every episode, not the last `last`": lambda returns, last: sum(returns) / len(returns) if returns else float("nan"),
+}
+
+
 def check_mean_last(fn: Callable[[Sequence[float], int], float]) -> CheckResult:
     """Check ``fn(returns, last)`` (including fewer than ``last`` episodes, and none at all)."""
-    return check(fn, reference_mean_last, _inputs, name="mean_last", trials=40)
+    return check(fn, solution_mean_last, _returns_last, name="mean_last", trials=40, mistakes=MEAN_LAST_MISTAKES)
+
+
+# ---------------------------------------------------------------------------------------------- 2. steps_to_threshold
+def solution_steps_to_threshold(env_steps: Sequence[float], returns: Sequence[float], threshold: float,
+                                last: int) -> float | None:
+    r"""The env step count at which the mean of the last ``last`` completed episodes first reaches ``threshold``:
+    :math:`\min\{\text{env\_steps}_i : i \ge last-1,\ \frac1{last}\sum_{j=i-last+1}^{i} G_j \ge \text{threshold}\}`,
+    None if it never does (what :meth:`ppo_lite.History.steps_to_threshold` computes). A window needs ``last``
+    full episodes: a lucky first episode does not count as solved."""
+    for i in range(last - 1, len(returns)):
+        if sum(returns[i - last + 1:i + 1]) / last >= threshold:
+            return env_steps[i]
+    return None
+
+
+def _episodes_threshold(gen: torch.Generator) -> dict:
+    n = int(torch.randint(0, 80, (1,), generator=gen))
+    # Returns that trend upward with noise, like a learning curve; a few runs start with a lucky high episode.
+    trend = torch.linspace(0.0, 1.0, n, dtype=torch.float64) if n else torch.zeros(0, dtype=torch.float64)
+    returns = (500.0 * trend + 150.0 * torch.randn(n, generator=gen, dtype=torch.float64)).clamp(8.0, 500.0).round()
+    if n and torch.rand((), generator=gen) < 0.3:
+        returns[0] = 500.0
+    steps = torch.cumsum(returns, 0)  # each episode ends after as many steps as its (CartPole) return
+    return {"env_steps": steps.tolist(), "returns": returns.tolist(),
+            "threshold": float(torch.randint(150, 480, (1,), generator=gen)), "last": int(torch.randint(2, 25, (1,), generator=gen))}
+
+
+def _none_as_nan(fn: Callable[..., float | None]) -> Callable[..., float]:
+    """The checker compares numbers: "never reached" (None) is compared as nan."""
+    def wrapped(**inputs):
+        out = fn(**inputs)
+        return math.nan if out is None else out
+    return wrapped
+
+
+def _first_partial_window(env_steps, returns, threshold, last):
+    for i in range(len(returns)):
+        window = returns[max(0, i - last + 1):i + 1]
+        if sum(window) / len(window) >= threshold:
+            return env_steps[i]
+    return None
+
+
+def _single_episode(env_steps, returns, threshold, last):
+    return next((s for s, r in zip(env_steps, returns) if r >= threshold), None)
+
+
+def _index_not_steps(env_steps, returns, threshold, last):
+    for i in range(last - 1, len(returns)):
+        if sum(returns[i - last + 1:i + 1]) / last >= threshold:
+            return float(i)
+    return None
+
+
+def _last_crossing(env_steps, returns, threshold, last):
+    hits = [env_steps[i] for i in range(last - 1, len(returns)) if sum(returns[i - last + 1:i + 1]) / last >= threshold]
+    return hits[-1] if hits else None
+
+
+STEPS_MISTAKES = {
+    "counted windows of fewer than `last` episodes (a lucky first episode is not solved)": _first_partial_window,
+    "compared single episodes with the threshold, not the mean of the last `last`": _single_episode,
+    "returned the episode index, not the env step count": _index_not_steps,
+    "returned the last time the mean was above the threshold, not the first": _last_crossing,
+}
+
+
+def check_steps_to_threshold(fn: Callable[[Sequence[float], Sequence[float], float, int], float | None]) -> CheckResult:
+    """Check ``fn(env_steps, returns, threshold, last)`` on random learning curves (some never reach the threshold,
+    some start with a lucky episode, some are empty)."""
+    return check(_none_as_nan(fn), _none_as_nan(solution_steps_to_threshold), _episodes_threshold,
+                 name="steps_to_threshold", trials=40, mistakes={k: _none_as_nan(f) for k, f in STEPS_MISTAKES.items()})
+
+
+# ---------------------------------------------------------------------------------------------- 3. a second run
+SECOND_RUN = dict(seed=1, clip_eps=0.3)
+
+
+def solution_second_run_config(cfg: PPOConfig) -> PPOConfig:
+    """The first agent's config with another seed and another clip range, everything else kept."""
+    return cfg.replace(**SECOND_RUN)
+
+
+def check_second_run(make_config: Callable[[PPOConfig], PPOConfig], cfg: PPOConfig, train_it: bool = True,
+                     threshold: float = 475.0, last: int = 20) -> CheckResult:
+    """``make_config(cfg)`` must return ``cfg`` with ``seed=1`` and ``clip_eps=0.3`` and every other field unchanged.
+    With ``train_it`` the checker then trains it (stopping once solved) and applies :func:`check_solved`."""
+    try:
+        new = make_config(cfg)
+    except NotImplementedError:
+        return CheckResult(False, "second_run: not attempted yet (the function still raises NotImplementedError)", attempted=False)
+    except Exception as exc:
+        return CheckResult(False, f"second_run: your function raised {type(exc).__name__}: {exc}")
+    if not isinstance(new, PPOConfig):
+        return CheckResult(False, f"second_run: expected a PPOConfig, got {type(new).__name__}")
+    if new is cfg or new.to_dict() == cfg.to_dict():
+        return CheckResult(False, "second_run: your config is the first run's: nothing was changed",
+                           mistake="returned the first run's config unchanged")
+    wanted = cfg.replace(**SECOND_RUN).to_dict()
+    got = new.to_dict()
+    wrong = {k: (got[k], wanted[k]) for k in wanted if got[k] != wanted[k]}
+    if wrong:
+        names = ", ".join(f"{k}={g!r} (expected {w!r})" for k, (g, w) in wrong.items())
+        mistake = None
+        if set(wrong) - set(SECOND_RUN):
+            mistake = "changed fields other than seed and clip_eps (e.g. a fresh PPOConfig without the per-family defaults)"
+        elif "seed" in wrong:
+            mistake = "kept the first run's seed"
+        elif "clip_eps" in wrong:
+            mistake = "kept the first run's clip_eps"
+        return CheckResult(False, f"second_run: {names}" + (f" — {mistake}" if mistake else ""), mistake=mistake)
+    if not train_it:
+        return CheckResult(True, "second_run: the config is right (not trained)")
+    from .. import train
+
+    def stop(update: int, history: History) -> bool:
+        return len(history.episodes["return"]) >= last and history.mean_return(last) >= threshold
+
+    return check_solved(train(new, progress=False, callback=stop), threshold, last, seed=new.seed)
 
 
 def check_solved(history: History, threshold: float = 475.0, last: int = 20, seed: int | None = None) -> CheckResult:

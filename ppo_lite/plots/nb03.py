@@ -22,6 +22,8 @@ PRETRAIN_STEPS = 5
 STUDY = dict(seeds=list(range(8)), episodes=16, steps=300, lr=0.5)
 DELTAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 BOUND_SCALES = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+EXACT_CLIMB = dict(steps=300, lr=0.5)
+TRPO_DELTAS = [0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001, 0.00001]
 
 
 def plot_importance_sampling(study: dict[str, torch.Tensor]) -> Figure:
@@ -68,6 +70,75 @@ def plot_many_steps(traces: list[dict[str, torch.Tensor]], highlight: int = 0) -
     ax2.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+def plot_two_mechanisms(exact_run: dict[str, torch.Tensor], traces: list[dict[str, torch.Tensor]]) -> Figure:
+    """Left: (b) the exact surrogate's model error J - L_old against the mean KL, on the exact climb and on the sampled
+    paths. Right: (a) the batch estimate's drift (L_hat - L_old) - (its value at theta_old) on the sampled paths."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.9), sharey=True)
+    for i, t in enumerate(traces):
+        ax1.plot(t["kl_mean"], t["J"] - t["L"], color="gray", lw=0.8, alpha=0.6,
+                 label="sampled paths" if i == 0 else None)
+        dev = t["L_hat"] - t["L"]
+        ax2.plot(t["kl_mean"], dev - dev[0], lw=1, alpha=0.8, label=f"batch seed {i}")
+    ax1.plot(exact_run["kl_mean"], exact_run["J"] - exact_run["L"], color="C3", lw=2.5,
+             label=r"climbing the exact $L_{old}$ (no sampling)")
+    for ax in (ax1, ax2):
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xscale("symlog", linthresh=1e-2)
+        ax.set_xlim(left=0.0)
+        ax.set_xlabel(r"mean KL$(\pi_{old}\|\pi_\theta)$ over $d_{old}$ (nats)")
+    ax1.set_ylabel("error (reward units)")
+    ax1.set_title(r"(b) model error $J-L_{old}$: small")
+    ax2.set_title(r"(a) the batch's drift $(\hat L - L_{old})$, from its value at $\theta_{old}$")
+    ax1.legend(fontsize=8)
+    ax2.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cg_and_step_kl(cg_errors: list[float], deltas: list[float], kl_errors: list[float]) -> Figure:
+    """Left: conjugate gradient's relative error against the direct solve, per iteration. Right: |KL/delta - 1| of
+    the TRPO step against delta, with a sqrt(delta) guide."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax1.semilogy(range(1, len(cg_errors) + 1), cg_errors, "o-")
+    ax1.axvline(10, color="gray", ls=":", label="TRPO's 10 iterations")
+    ax1.set_xlabel("conjugate-gradient iteration (one Fisher-vector product each)")
+    ax1.set_ylabel(r"$\|x_k - F^+g\| / \|F^+g\|$ (dimensionless)")
+    ax1.set_title("CG reaches the direct solve without forming $F^{-1}$")
+    ax1.legend(fontsize=8)
+    d = torch.tensor(deltas, dtype=torch.float64)
+    ax2.loglog(d, kl_errors, "o-", label=r"$|\overline{KL}/\delta - 1|$ of the step")
+    ax2.loglog(d, kl_errors[-1] * (d / d[-1]).sqrt(), "k--", lw=0.8, label=r"$\propto\sqrt{\delta}$")
+    ax2.set_xlabel(r"trust-region radius $\delta$ (nats)")
+    ax2.set_ylabel("relative error of the quadratic KL model")
+    ax2.set_title(r"KL of the step $=\delta$ to second order")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_natural_vs_plain(deltas: list[float], natural: list[float], plain: list[float],
+                          ratios: torch.Tensor, cauchy_schwarz: torch.Tensor) -> Figure:
+    """Left: true gain of the TRPO step and of the equal-KL plain-gradient step against delta. Right: their gain
+    ratio on random problems against the first-order prediction (the Cauchy-Schwarz ratio)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 3.8))
+    ax1.loglog(deltas, natural, "o-", label="natural (TRPO) step")
+    ax1.loglog(deltas, plain, "s--", label="plain gradient, same mean KL")
+    ax1.set_xlabel(r"trust-region radius $\delta$ (nats)")
+    ax1.set_ylabel(r"true gain $J(\theta)-J(\theta_{old})$ (reward units)")
+    ax1.set_title("this notebook's MDP")
+    ax1.legend(fontsize=8)
+    ax2.plot(cauchy_schwarz, ratios, "o", alpha=0.7)
+    lo, hi = float(min(cauchy_schwarz.min(), ratios.min())), float(max(cauchy_schwarz.max(), ratios.max()))
+    ax2.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="first-order prediction")
+    ax2.axhline(1.0, color="gray", lw=0.8)
+    ax2.set_xlabel(r"$\sqrt{g^\top F^+ g\; g^\top F g}\,/\,g^\top g$ (dimensionless)")
+    ax2.set_ylabel("gain of natural / gain of plain (dimensionless)")
+    ax2.set_title(f"{len(ratios)} random problems, equal KL")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
 
 def plot_kl_bound(rows: list[dict[str, float]], scales: list[float]) -> Figure:
     """J, L and the TRPO lower bound L - C max KL along theta_old + s * direction."""
@@ -132,7 +203,20 @@ def save_key_figures(outdir: Path) -> list[Path]:
     theta_old = tr.pretrained_theta(mdp, PRETRAIN_STEPS)
     traces = tr.surrogate_step_study(mdp, theta_old, **STUDY)
     batch = tr.sample_batch(mdp, theta_old, 16, torch.Generator().manual_seed(0))
+    exact_run = tr.exact_surrogate_steps(mdp, theta_old, **EXACT_CLIMB)
+    ours = [tr.equal_kl_comparison(mdp, theta_old, d) for d in TRPO_DELTAS[:5]]
+    problems = []  # the notebook's 40 random problems: 20 MDPs, each with a partly trained and a random theta_old
+    for k in range(20):
+        mdp_k = TabularMDP.random(8, 4, 0.9, seed=100 + k)
+        problems.append((mdp_k, tr.pretrained_theta(mdp_k, PRETRAIN_STEPS)))
+        problems.append((mdp_k, 1.5 * torch.randn(8, 4, generator=torch.Generator().manual_seed(k), dtype=torch.float64)))
+    small = [tr.equal_kl_comparison(m, th, 0.0001) for m, th in problems]
     figures = {
+        "nb03_two_mechanisms.png": plot_two_mechanisms(exact_run, traces),
+        "nb03_natural_vs_plain.png": plot_natural_vs_plain(
+            TRPO_DELTAS[:5], [r["natural_gain"] for r in ours], [r["plain_gain"] for r in ours],
+            torch.tensor([r["natural_gain"] / r["plain_gain"] for r in small]),
+            torch.tensor([r["cauchy_schwarz"] for r in small])),
         "nb03_importance_weights.png": plot_importance_sampling(tr.importance_sampling_study(IS_SHIFTS)),
         "nb03_many_surrogate_steps.png": plot_many_steps(traces),
         "nb03_kl_bound.png": plot_kl_bound(bound_rows(mdp, theta_old, BOUND_SCALES), BOUND_SCALES),
