@@ -5,8 +5,10 @@ report returns of the *stochastic* policy; the two can differ (SB3 #1063), so bo
 """
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -15,6 +17,9 @@ from .config import PPOConfig
 from .envs import make_env
 from .normalize import ObsNormalizer
 from .policies import ActorCritic
+
+if TYPE_CHECKING:  # annotations only: the trainer does not import this module
+    from .trainer import Trainer
 
 
 def load_policy(path: str | Path, device: str = "cpu") -> tuple[PPOConfig, ActorCritic, ObsNormalizer]:
@@ -67,7 +72,7 @@ def evaluate(
 
 @torch.no_grad()
 def record_video(
-    path: str | Path,
+    source: "str | Path | Trainer",
     out: str | Path,
     episodes: int = 1,
     seed: int = 12345,
@@ -75,13 +80,15 @@ def record_video(
     fps: int = 30,
     scale: float = 0.5,
     max_frames: int = 1000,
+    frame_every: int = 1,
 ) -> dict[str, float]:
-    """Record ``episodes`` episodes of the checkpoint's policy into ``out`` (``.gif`` or ``.mp4``), headless.
+    """Record ``episodes`` episodes of a policy into ``out`` (``.gif`` or ``.mp4``), headless. ``source`` is a
+    checkpoint path, or a :class:`~ppo_lite.trainer.Trainer` (its current network and observation statistics).
 
     The frames come from gymnasium's own renderer (``render_mode="rgb_array"``: pygame surfaces, no display). The
     episodes run in gymnasium's env of the same id, whose dynamics the torch-native envs reproduce step by step
     (``tests/test_envs.py``), so an agent trained on the torch backend is shown as it behaves. Frames are scaled by
-    ``scale`` and capped at ``max_frames`` so that a GIF stays a few hundred KB. Returns the episodes' returns
+    ``scale``, every ``frame_every``-th step is kept, and at most ``max_frames`` are, so that a GIF stays small. Returns the episodes' returns
     summary and the file size.
     """
     out = Path(out)
@@ -89,8 +96,9 @@ def record_video(
         raise ValueError(f"video path must end in .gif or .mp4, got {str(out)!r}")
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
-    if not 0.05 <= scale <= 1.0 or fps < 1 or max_frames < 1:
-        raise ValueError(f"need 0.05 <= scale <= 1, fps >= 1 and max_frames >= 1; got scale={scale}, fps={fps}, max_frames={max_frames}")
+    if not 0.05 <= scale <= 1.0 or fps < 1 or max_frames < 1 or frame_every < 1:
+        raise ValueError(f"need 0.05 <= scale <= 1 and fps, max_frames, frame_every >= 1; got scale={scale}, fps={fps}, "
+                         f"max_frames={max_frames}, frame_every={frame_every}")
     # pygame draws into memory surfaces: no display and no audio device is needed (or looked for).
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -100,7 +108,13 @@ def record_video(
 
     from .envs.base import make_gymnasium_env
 
-    config, agent, obs_norm = load_policy(path)
+    if isinstance(source, (str, Path)):
+        config, agent, obs_norm = load_policy(source)
+    else:  # a Trainer: its network and its observation statistics, copied to the CPU
+        config = source.config
+        agent = copy.deepcopy(source.agent).cpu()
+        obs_norm = ObsNormalizer(agent.obs_dim, config.norm_obs)
+        obs_norm.load_state_dict(source.obs_norm.state_dict())
     env = make_gymnasium_env(config.env_id, render_mode="rgb_array")
     generator = torch.Generator().manual_seed(seed)
     frames, returns = [], []
@@ -114,7 +128,7 @@ def record_video(
         for k in range(episodes):
             obs, _ = env.reset(seed=seed + k)
             frames.append(frame())
-            total, done = 0.0, False
+            total, done, step = 0.0, False, 0
             while not done:
                 obs_t = obs_norm(torch.as_tensor(np.asarray(obs), dtype=torch.float32)[None])
                 action, _ = agent.sample(obs_t, generator, deterministic=deterministic)
@@ -126,7 +140,8 @@ def record_video(
                 obs, reward, terminated, truncated, _ = env.step(act)
                 total += float(reward)
                 done = terminated or truncated
-                if len(frames) < max_frames:
+                step += 1
+                if len(frames) < max_frames and (step % frame_every == 0 or done):
                     frames.append(frame())
             returns.append(total)
     finally:
