@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import math
 
 import pytest
@@ -87,6 +88,8 @@ def test_ablation_end_to_end(tmp_path):
     row = data["summary"][0]
     assert row["final_return_ci"][0] <= row["final_return"] <= row["final_return_ci"][1]
     assert data["meta"]["command"].startswith(ablation.COMMAND)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert data["meta"]["git_commit"].split("+")[0] == head and len(head) == 40  # which code made the file
     # resuming from the log trains nothing and gives the same summary; the experiment itself draws nothing
     (tmp_path / "ablation.png").unlink()
     assert ablation.main(argv[:-2] + ["--log", str(tmp_path / "cells.jsonl"), "--only-log"]) == 0

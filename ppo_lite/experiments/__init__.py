@@ -59,6 +59,7 @@ def write_results(
     path = outdir / f"{name}.json"
     meta = {
         "command": command,
+        "git_commit": git_commit(),
         "wall_seconds": round(seconds, 1),
         "date": time.strftime("%Y-%m-%d"),
         "machine": cpu_name(),
@@ -70,6 +71,21 @@ def write_results(
     for written in _written_by_run:
         written.append(path)
     return path
+
+
+def git_commit() -> str:
+    """The checkout's commit (``HEAD``), with ``+uncommitted`` when tracked files differ from it; ``unknown``
+    outside a git checkout. Every results file records it, so it can be told which code made it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+uncommitted" if dirty else "")
 
 
 def cpu_name() -> str:
