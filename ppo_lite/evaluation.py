@@ -18,7 +18,8 @@ from .envs import make_env
 from .normalize import ObsNormalizer
 from .policies import ActorCritic
 
-if TYPE_CHECKING:  # annotations only: the trainer does not import this module
+if TYPE_CHECKING:  # annotations only: the trainers do not import this module
+    from .batched import BatchedTrainer
     from .trainer import Trainer
 
 
@@ -155,3 +156,35 @@ def record_video(
         except (ImportError, ValueError, RuntimeError) as exc:
             raise ValueError(f"writing {str(out)!r} needs imageio-ffmpeg ({exc}); pip install imageio-ffmpeg, or use .gif") from None
     return {"frames": len(frames), "mean_return": sum(returns) / len(returns), "bytes": out.stat().st_size}
+
+
+@torch.no_grad()
+def evaluate_agents(trainer: "BatchedTrainer", episodes: int = 10, seed: int = 1_000_000, deterministic: bool = True) -> list[list[float]]:
+    """Returns of ``episodes`` complete evaluation episodes for each of a batched trainer's K agents (one list per
+    agent), all K·episodes episodes stepped as one vector env (notebooks 07 and 09 score sweeps with it).
+
+    Deterministic by default (the mode of each agent's policy), each agent with its own observation statistics;
+    ``seed`` seeds the evaluation envs and should differ from every training seed, so the scores are of episodes
+    the agents never trained on. Agent k owns envs ``[k·episodes, (k+1)·episodes)``, as in training.
+    """
+    if not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    cfg, K = trainer.config.base, trainer.config.num_agents
+    env = make_env(cfg.env_id, K * episodes, trainer.device, cfg.backend, cfg.validate_actions)
+    generator = torch.Generator(device=trainer.device).manual_seed(seed)
+    try:
+        obs = env.reset(seed=seed)
+        returns = torch.full((K * episodes,), float("nan"))
+        finished = torch.zeros(K * episodes, dtype=torch.bool)
+        while not bool(finished.all()):
+            action, _ = trainer.net.sample(trainer.obs_norm(obs), generator, deterministic=deterministic)
+            if not env.is_discrete:
+                space = env.single_action_space
+                action = torch.clamp(action, torch.as_tensor(space.low, device=action.device), torch.as_tensor(space.high, device=action.device))
+            obs, _, term, trunc, info = env.step(action)
+            done = (term | trunc).cpu() & ~finished
+            returns[done] = info["episode_return"].float().cpu()[done]
+            finished |= done
+    finally:
+        env.close()
+    return returns.reshape(K, episodes).tolist()

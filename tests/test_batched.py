@@ -293,3 +293,31 @@ def test_cartpole_agents_solve_like_single_agent_runs():
     assert all(s is not None for s in single), single
     assert all(s is not None and s <= base.total_steps for s in batched), batched
     assert min(batched) <= max(single) and min(single) <= max(batched)
+
+
+def test_evaluate_agents_scores_each_agent_as_its_own_single_network_would():
+    """Agent k's deterministic evaluation equals its single-agent network stepping the same envs (reference: the
+    single-agent ActorCritic and ObsNormalizer, column by column)."""
+    from ppo_lite.envs import make_env
+    from ppo_lite.evaluation import evaluate_agents
+
+    cfg = BatchedConfig(PPOConfig.for_env("Pendulum-v1", device="cpu", num_envs=2, num_steps=32, update_epochs=2,
+                                          num_minibatches=2, total_steps=2 * 32 * 3, norm_obs=True), seeds=[0, 1, 2])
+    trainer = BatchedTrainer(cfg)
+    trainer.run(progress=False)
+    E, K = 3, cfg.num_agents
+    scores = evaluate_agents(trainer, episodes=E, seed=777)
+    assert len(scores) == K and all(len(s) == E for s in scores)
+    for k in range(K):
+        net = trainer.net.to_single(k)
+        norm = ObsNormalizer(3, True)
+        norm.rms.mean, norm.rms.var = trainer.obs_norm.rms.mean[k, 0].clone(), trainer.obs_norm.rms.var[k, 0].clone()
+        norm._refresh()
+        env = make_env("Pendulum-v1", K * E, "cpu")
+        obs, total = env.reset(seed=777), torch.zeros(K * E)
+        for _ in range(200):  # Pendulum: every episode is 200 steps
+            action, _ = net.sample(norm(obs), deterministic=True)
+            obs, reward, *_ = env.step(torch.clamp(action, -2.0, 2.0))
+            total += reward
+        torch.testing.assert_close(torch.tensor(scores[k]), total[k * E:(k + 1) * E], rtol=1e-4, atol=1e-3)
+    assert scores[0] != scores[1]  # different agents, different scores
