@@ -4,20 +4,15 @@ import pytest
 from ppo_lite import PPOConfig
 from ppo_lite.exercises import nb00
 from ppo_lite.history import History
+from exercise_checks import assert_rejects_stub_and_names_mistakes, stub
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError
 
 
 def test_nb00_mean_last():
     assert nb00.check_mean_last(nb00.solution_mean_last)
     assert nb00.check_mean_last(lambda returns, last: History(episodes={"env_steps": [], "return": list(returns), "length": []}).mean_return(last))
-    result = nb00.check_mean_last(stub)
-    assert not result and not result.attempted and "NOT ATTEMPTED" in repr(result)
-    for description, wrong in nb00.MEAN_LAST_MISTAKES.items():
-        result = nb00.check_mean_last(wrong)
-        assert not result and result.attempted and result.mistake == description
+    assert_rejects_stub_and_names_mistakes(nb00.check_mean_last, nb00.MEAN_LAST_MISTAKES)
     assert not nb00.check_mean_last(lambda returns, last: max(returns[-last:], default=float("nan")))  # unregistered
 
 
@@ -27,11 +22,7 @@ def test_nb00_steps_to_threshold():
     library = lambda env_steps, returns, threshold, last: History(  # noqa: E731
         episodes={"env_steps": list(env_steps), "return": list(returns), "length": []}).steps_to_threshold(threshold, last)
     assert nb00.check_steps_to_threshold(library)
-    result = nb00.check_steps_to_threshold(stub)
-    assert not result and not result.attempted
-    for description, wrong in nb00.STEPS_MISTAKES.items():
-        result = nb00.check_steps_to_threshold(wrong)
-        assert not result and result.mistake == description
+    assert_rejects_stub_and_names_mistakes(nb00.check_steps_to_threshold, nb00.STEPS_MISTAKES)
     assert not nb00.check_steps_to_threshold(lambda env_steps, returns, threshold, last: None)  # never "solved"
 
 

@@ -4,39 +4,26 @@ import torch
 from ppo_lite import baselines, tabular as tab
 from ppo_lite.advantages import reward_to_go
 from ppo_lite.exercises import nb01
+from exercise_checks import assert_rejects_stub_and_names_mistakes
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError
 
 
 def test_reward_to_go_checker():
     assert nb01.check_reward_to_go(reward_to_go)
-    result = nb01.check_reward_to_go(stub)
-    assert not result and not result.attempted
-    for description, wrong in nb01.RTG_MISTAKES.items():
-        result = nb01.check_reward_to_go(wrong)
-        assert not result and result.mistake == description
+    assert_rejects_stub_and_names_mistakes(nb01.check_reward_to_go, nb01.RTG_MISTAKES)
     assert not nb01.check_reward_to_go(lambda rewards, gamma: rewards)  # unregistered: no future at all
 
 
 def test_softmax_score_checker():
     right = lambda logits, actions: torch.nn.functional.one_hot(actions, logits.shape[1]) - torch.softmax(logits, -1)  # noqa: E731
     assert nb01.check_softmax_score(right)
-    result = nb01.check_softmax_score(stub)
-    assert not result and not result.attempted
-    for description, wrong in nb01.SCORE_MISTAKES.items():
-        result = nb01.check_softmax_score(wrong)
-        assert not result and result.mistake == description
+    assert_rejects_stub_and_names_mistakes(nb01.check_softmax_score, nb01.SCORE_MISTAKES)
 
 
 def test_optimal_baseline_checker():
     assert nb01.check_optimal_baseline(nb01.solution_optimal_baseline)
-    result = nb01.check_optimal_baseline(stub)
-    assert not result and not result.attempted and "NOT ATTEMPTED" in repr(result)
-    for description, wrong in nb01.BASELINE_MISTAKES.items():
-        result = nb01.check_optimal_baseline(wrong)
-        assert not result and result.mistake == description, (description, result)
+    assert_rejects_stub_and_names_mistakes(nb01.check_optimal_baseline, nb01.BASELINE_MISTAKES)
     zeros = lambda theta, states, actions, rewards, mask, gamma: torch.zeros(theta.shape[0], dtype=torch.float64)  # noqa: E731
     assert not nb01.check_optimal_baseline(zeros)
     wrong_shape = lambda theta, states, actions, rewards, mask, gamma: torch.zeros(theta.shape, dtype=torch.float64)  # noqa: E731

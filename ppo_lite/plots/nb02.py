@@ -17,19 +17,25 @@ from ..gae_study import BATCH_EPISODES, GAMMAS, LAMS, TIME_LIMIT, truncation_pro
 from . import save_figures
 
 
-def plot_bias_variance(study: dict[str, torch.Tensor]) -> Figure:
-    lams = torch.tensor(LAMS)
+def _plot_error_decomposition(x: torch.Tensor, study: dict[str, torch.Tensor], xlabel: str, ylabel: str, title: str) -> Figure:
+    """bias² (exact, floored at 1e-6 for the log axis), variance over a batch of episodes (measured) and their sum."""
     bias2, var = study["bias2"], study["variance"] / BATCH_EPISODES
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.semilogy(lams, bias2.clamp_min(1e-6), "o-", label=r"bias$^2$ (exact)")
-    ax.semilogy(lams, var, "s-", label=f"variance / {BATCH_EPISODES} episodes (measured)")
-    ax.semilogy(lams, bias2 + var, "k^-", label="MSE")
-    ax.set_xlabel(r"GAE $\lambda$")
-    ax.set_ylabel(r"squared error of $\hat g_\lambda$ ((return units per logit)$^2$)")
-    ax.set_title(r"GAE($\lambda$) policy gradient with a noisy critic (bias$^2$ floored at 1e-6)")
+    ax.semilogy(x, bias2.clamp_min(1e-6), "o-", label=r"bias$^2$ (exact)")
+    ax.semilogy(x, var, "s-", label=f"variance / {BATCH_EPISODES} episodes (measured)")
+    ax.semilogy(x, bias2 + var, "k^-", label="MSE")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_bias_variance(study: dict[str, torch.Tensor]) -> Figure:
+    return _plot_error_decomposition(
+        torch.tensor(LAMS), study, r"GAE $\lambda$", r"squared error of $\hat g_\lambda$ ((return units per logit)$^2$)",
+        r"GAE($\lambda$) policy gradient with a noisy critic (bias$^2$ floored at 1e-6)")
 
 
 def plot_variance_split(split: dict[str, torch.Tensor]) -> Figure:
@@ -49,18 +55,11 @@ def plot_variance_split(split: dict[str, torch.Tensor]) -> Figure:
 
 
 def plot_gamma_just(study: dict[str, torch.Tensor], gamma_eval: float) -> Figure:
-    gammas = torch.tensor(GAMMAS)
-    bias2, var = study["bias2"], study["variance"] / BATCH_EPISODES
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.semilogy(gammas, bias2.clamp_min(1e-6), "o-", label=r"bias$^2$ (exact)")
-    ax.semilogy(gammas, var, "s-", label=f"variance / {BATCH_EPISODES} episodes (measured)")
-    ax.semilogy(gammas, bias2 + var, "k^-", label="MSE")
-    ax.set_xlabel(r"discount $\gamma$ of the advantage estimator (GAE($\gamma$, 1), exact critic $V^{\pi,\gamma}$)")
-    ax.set_ylabel(r"squared error of $\hat g^\gamma$ ((return units per logit)$^2$)")
-    ax.set_title(rf"$\gamma$ below the problem's $\gamma_{{eval}} = {gamma_eval:g}$ (bias$^2$ floored at 1e-6)")
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    return _plot_error_decomposition(
+        torch.tensor(GAMMAS), study,
+        r"discount $\gamma$ of the advantage estimator (GAE($\gamma$, 1), exact critic $V^{\pi,\gamma}$)",
+        r"squared error of $\hat g^\gamma$ ((return units per logit)$^2$)",
+        rf"$\gamma$ below the problem's $\gamma_{{eval}} = {gamma_eval:g}$ (bias$^2$ floored at 1e-6)")
 
 
 def plot_truncation(study: dict[str, torch.Tensor]) -> Figure:
