@@ -69,7 +69,7 @@ from .trainer import check_finite, explained_variance, normalize_advantages, pol
 
 __all__ = [
     "AGENT_FIELDS", "BatchedConfig", "AgentHyperparameters", "BatchedActorCritic",
-    "batched_update", "per_agent_gae", "train_batched", "BatchedTrainer",
+    "batched_update", "per_agent_gae", "train_batched", "BatchedTrainer", "AgentDiverged",
 ]
 
 AGENT_FIELDS = ("lr", "clip_eps", "ent_coef", "gae_lambda", "gamma")
@@ -403,6 +403,15 @@ def batched_update(
 
 
 # -- the training loop -----------------------------------------------------------------------------------------
+class AgentDiverged(FloatingPointError):
+    """Training stopped because agent ``agent`` (an index into the batch) hit a non-finite figure; the message says
+    which and where. A sweep can drop that agent and train the rest again (:mod:`ppo_lite.sweep`)."""
+
+    def __init__(self, message: str, agent: int) -> None:
+        super().__init__(message)
+        self.agent = agent
+
+
 def _stream_seed(seeds: Sequence[int]) -> int:
     """One seed for the batch's shared env and sampling stream, a fixed function of the whole seed list."""
     return zlib.crc32(repr([int(s) for s in seeds]).encode())
@@ -510,7 +519,10 @@ class BatchedTrainer:
         per_agent = host[:F * K].reshape(F, K)
         dones, ep_ret, ep_len = (host[F * K + i * T * KN:F * K + (i + 1) * T * KN].reshape(T, K, KN // K).transpose(0, 1) for i in range(3))
         for k in range(K):
-            check_finite(self._where(u, k), {name: float(per_agent[i, k]) for i, name in enumerate(names)})
+            try:
+                check_finite(self._where(u, k), {name: float(per_agent[i, k]) for i, name in enumerate(names)})
+            except FloatingPointError as exc:
+                raise AgentDiverged(str(exc), k) from None
 
         n = KN // K
         ended = dones.nonzero()  # rows (k, t, env), sorted by agent, then step: the single-agent logging order

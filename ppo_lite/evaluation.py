@@ -188,3 +188,33 @@ def evaluate_agents(trainer: "BatchedTrainer", episodes: int = 10, seed: int = 1
     finally:
         env.close()
     return returns.reshape(K, episodes).tolist()
+
+
+@torch.no_grad()
+def random_policy_returns(env_id: str, episodes: int = 100, seed: int = 2_000_000, backend: str = "auto") -> list[float]:
+    """Returns of ``episodes`` complete episodes of the uniform random policy (each action drawn uniformly from the
+    action space: a category for Discrete, a point of the box for Box). The zero of a normalized score
+    (:mod:`ppo_lite.sweep`: :math:`(R - R_{random}) / (R_{solved} - R_{random})`), as rliable normalizes Atari by
+    a random agent."""
+    if not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    env = make_env(env_id, episodes, "cpu", backend)
+    generator = torch.Generator().manual_seed(seed)
+    try:
+        env.reset(seed=seed)
+        returns = torch.full((episodes,), float("nan"))
+        finished = torch.zeros(episodes, dtype=torch.bool)
+        while not bool(finished.all()):
+            if env.is_discrete:
+                action = torch.randint(0, env.act_dim, (episodes,), generator=generator)
+            else:
+                space = env.single_action_space
+                low, high = torch.as_tensor(space.low), torch.as_tensor(space.high)
+                action = low + (high - low) * torch.rand((episodes, env.act_dim), generator=generator)
+            _, _, term, trunc, info = env.step(action)
+            done = (term | trunc).cpu() & ~finished
+            returns[done] = info["episode_return"].float().cpu()[done]
+            finished |= done
+    finally:
+        env.close()
+    return returns.tolist()

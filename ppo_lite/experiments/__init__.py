@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import platform
 import time
@@ -67,7 +68,9 @@ def write_results(
         "threads": torch.get_num_threads(),
         "python": platform.python_version(),
     }
-    path.write_text(json.dumps({"meta": meta, **data}, indent=1))
+    tmp = path.with_name(path.name + ".tmp")  # write, then rename: a stopped run never leaves half a file
+    tmp.write_text(json.dumps({"meta": meta, **data}, indent=1))
+    os.replace(tmp, path)
     for written in _written_by_run:
         written.append(path)
     return path
@@ -98,3 +101,61 @@ def cpu_name() -> str:
         pass
     return platform.processor() or "unknown CPU"
 
+
+
+class CellLog:
+    """An append-only JSON-lines file of a sweep's finished cells: the sweep writes each cell the moment it finishes
+    and, run again, skips the cells already there, so a stopped session loses at most the cell in progress.
+
+    Each line is one cell: its ``key`` (a string naming the cell), its ``protocol`` (everything that determines
+    its result: configs, grids, seeds), the ``git_commit`` and ``date`` it was computed at, and its data. A cell
+    whose stored protocol differs from the one asked for now is computed again (the newer line wins). Several
+    processes may append to one log (each line is one ``write`` on a file opened for appending).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def cells(self) -> dict[str, dict[str, Any]]:
+        """The latest line of every key (an unreadable last line, from a killed writer, is ignored)."""
+        out: dict[str, dict[str, Any]] = {}
+        if not self.path.exists():
+            return out
+        for line in self.path.read_text().splitlines():
+            if not line.strip():
+                continue
+            try:
+                cell = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            out[cell["key"]] = cell
+        return out
+
+    def done(self, key: str, protocol: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored cell ``key`` if it was computed with ``protocol`` (compared as JSON), else None."""
+        cell = self.cells().get(key)
+        if cell is None or json.dumps(cell["protocol"], sort_keys=True) != json.dumps(protocol, sort_keys=True):
+            return None
+        return cell
+
+    def append(self, key: str, protocol: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        cell = {"key": key, "protocol": protocol, "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M"),
+                "machine": cpu_name(), **data}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(cell) + "\n")
+        return cell
+
+
+def provenance_of_cells(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a results file built from logged cells says of where they come from: the commits (and a note when
+    there are several, or uncommitted code), machines and dates of its cells."""
+    commits = sorted({c["git_commit"] for c in cells})
+    note = ""
+    if len(commits) > 1:
+        note = f"the cells of this file come from {len(commits)} commits: {', '.join(commits)}"
+    if any(c.endswith("+uncommitted") for c in commits):
+        note = (note + "; " if note else "") + "some cells were computed with uncommitted changes"
+    return {"cell_commits": commits, "cell_machines": sorted({c["machine"] for c in cells}),
+            "cell_dates": [min(c["date"] for c in cells), max(c["date"] for c in cells)] if cells else [],
+            "provenance_note": note}

@@ -1,393 +1,382 @@
 r"""Hacks vs objective (notebook 07): ``python -m ppo_lite.experiments ablation``.
 
 The seed note's claim: *"performance boost comes from hacks, not from objective"*. Engstrom et al. (2020),
-"Implementation Matters in Deep Policy Gradients", tested it on MuJoCo: PPO without its code-level optimizations
-(PPO-M) loses its edge over TRPO. This sweep asks the same question of ``ppo_lite`` on a discrete and a continuous
-task, crossing the implementation details with the objective:
+"Implementation Matters in Deep Policy Gradients", found on MuJoCo that PPO without its code-level optimizations
+loses its edge over TRPO: the edge came from the details, not from the clipped objective. The comparison that
+decides the claim is therefore **clip against a KL trust region** (here PPO v1's ``kl_dual``), with the details
+on and with them off; the bare importance-weighted ``surrogate`` (no trust region at all) says whether a trust region
+of either kind matters.
 
-- details (:data:`DETAILS`): advantage normalization, value clipping, observation normalization, reward scaling,
-  orthogonal init, learning-rate annealing, gradient clipping, entropy bonus, several minibatches, several epochs;
-  each has an "on" and an "off" value per task (:func:`detail_values`);
-- settings (:func:`settings`): ``all on``, ``no <detail>`` for each detail (leave one out), and ``all off``
-  (PPO-M-like: every code-level detail off, but the minibatch epochs that make PPO an optimizer of a surrogate kept);
-- objectives (:data:`OBJECTIVES`): ``clip`` (PPO v2), ``kl_dual`` (PPO v1, dual descent on η), ``surrogate``
-  (the importance-weighted objective with no trust region at all).
+Design (the review of issue 14, after Engstrom et al. 2020 and Andrychowicz et al. 2021):
 
-Each (task, objective, setting) trains ``--seeds`` seeds as one batched computation
-(:func:`ppo_lite.batched.train_batched`, which supports every switch varied here); a batch in which one agent
-diverges is retrained seed by seed with :class:`ppo_lite.trainer.Trainer` so the others still count. Per run it
-records the final return (mean of the last 20 episodes) and the area under the learning curve (the mean over updates
-of the smoothed return, in return units). :func:`summarize` gives each group's mean with a 95% Student-t interval;
-:func:`effects` the bootstrap 95% intervals of the differences the claim is about. Writes ``figures/ablation.json``
-(with provenance), from which ``python -m ppo_lite.experiments ablation`` then draws ``figures/ablation.png``.
+- tasks (:data:`TASKS`): CartPole-v1, Acrobot-v1, Pendulum-v1, each at a budget at which the tuned defaults reach
+  or approach the task's threshold (100k env steps);
+- detail sets (:func:`settings`): ``all on`` is the task's tuned family defaults (:meth:`PPOConfig.for_env`);
+  ``no <d>`` turns off one detail ``d`` that the defaults use (leave one out); ``all off`` turns off every
+  code-level detail of :data:`SWITCHES` (advantage normalization, value clipping, observation normalization,
+  reward scaling, orthogonal init, lr annealing, gradient clipping, entropy bonus) but keeps the epochs and
+  minibatches: without several gradient steps per batch every objective is the same policy gradient;
+- objectives (:data:`OBJECTIVES`): ``clip`` (PPO v2), ``kl_dual`` (PPO v1), ``surrogate`` (no trust region);
+- tuning (:func:`run_cell`): every (objective, detail set) corner picks its learning rate from :data:`LR_GRID` on
+  :data:`TUNING_SEEDS`, same budget for every corner, by the mean evaluation return (ties broken by the area under
+  the curve), then trains :data:`FINAL_SEEDS` fresh seeds at that rate;
+- scores (:mod:`ppo_lite.sweep`): deterministic evaluation return over 10 episodes on seeds no agent trained on, and
+  the area under the learning curve. A run that diverges counts as a random policy.
+
+Statistics (:func:`analyze`, :mod:`ppo_lite.stats`): per cell a Student-t interval; each difference (clip − kl_dual
+and clip − surrogate at every detail set; all on − no d and all on − all off per objective) with Welch's interval,
+Holm-adjusted p-values over its family of calls, and a Bonferroni interval (level 1 − 0.05/m) that holds for the
+whole family at once; across tasks the interquartile mean of normalized scores with a stratified-bootstrap
+interval, and the probability of improvement (Agarwal et al. 2021). :func:`verdict` reads the claim off the calls.
+
+Each finished cell is appended to ``figures/ablation.cells.jsonl`` (:class:`~ppo_lite.experiments.CellLog`): run
+again, the sweep skips the cells already there (``--fresh`` starts over), so it can span sessions. Then
+``figures/ablation.json`` is written from every logged cell, with provenance; the entry point draws
+``figures/ablation.png`` from it.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
+import numpy as np
 import torch
 
+from .. import stats
 from ..config import PPOConfig
-from ..history import History
-from . import write_results
+from ..evaluation import random_policy_returns
+from ..sweep import normalized_score, score_agents
+from . import FIGURES, CellLog, provenance_of_cells, write_results
 
-DETAILS = (
-    "norm_adv", "clip_value", "norm_obs", "scale_reward", "ortho_init",
-    "anneal_lr", "grad_clip", "ent_bonus", "minibatches", "epochs",
-)
-"""The implementation details ablated, in the order the results are reported."""
+COMMAND = "python -m ppo_lite.experiments ablation"
+TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Acrobot-v1": 100_000, "Pendulum-v1": 100_000}
+"""Task and env-step budget of every run."""
+SWITCHES: dict[str, dict[str, Any]] = {
+    "norm_adv": {"norm_adv": False}, "clip_value": {"clip_value": False}, "norm_obs": {"norm_obs": False},
+    "scale_reward": {"scale_reward": False}, "ortho_init": {"ortho_init": False}, "anneal_lr": {"anneal_lr": False},
+    "grad_clip": {"max_grad_norm": None}, "ent_bonus": {"ent_coef": 0.0},
+}
+"""The code-level details, each with the PPOConfig overrides that turn it off."""
+DETAILS = tuple(SWITCHES)
 DETAIL_LABELS = {
     "norm_adv": "advantage normalization", "clip_value": "value clipping", "norm_obs": "observation normalization",
     "scale_reward": "reward scaling", "ortho_init": "orthogonal init", "anneal_lr": "lr annealing",
-    "grad_clip": "gradient clipping", "ent_bonus": "entropy bonus", "minibatches": "several minibatches",
-    "epochs": "several epochs",
+    "grad_clip": "gradient clipping", "ent_bonus": "entropy bonus",
 }
-STRUCTURAL = ("minibatches", "epochs")
-"""Details that ``all off`` keeps on: without several gradient steps per batch every objective is the same
-policy gradient (the ratio is 1 at the only step), so there would be nothing left to compare."""
 OBJECTIVES = ("clip", "kl_dual", "surrogate")
 ALL_ON, ALL_OFF = "all on", "all off"
-
-# Per-task base settings: reduced budgets so the whole sweep fits on a loaded 2-core CPU (see the notebook).
-TASKS: dict[str, dict[str, Any]] = {
-    "CartPole-v1": dict(total_steps=16_384, update_epochs=10, num_minibatches=2),
-    "Pendulum-v1": dict(total_steps=24_576, update_epochs=10, num_minibatches=4),
-}
-ENT_COEF_ON = 0.01
-"""Entropy bonus when on (CleanRL's discrete default); off is 0."""
-COMMAND = "python -m ppo_lite.experiments ablation"
+LR_GRID = (3e-4, 1e-3, 3e-3)
+"""Learning rates each corner chooses from (the family default 1e-3, a third of it, three times it)."""
+TUNING_SEEDS = (100, 101)
+FINAL_SEEDS = tuple(range(10))
+EVAL_EPISODES = 10
+ALPHA = 0.05
 
 
-def detail_values(env_id: str) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """For each detail, the ``(on, off)`` PPOConfig overrides on ``env_id``.
-
-    Structural details: *on* is the task's base (:data:`TASKS`: several epochs, several minibatches); *off* is one
-    epoch, or one minibatch (the whole rollout per step).
-    """
-    base = TASKS.get(env_id)
-    if base is None:
-        raise ValueError(f"ablation has no task settings for env_id={env_id!r}; use one of {tuple(TASKS)}")
-    return {
-        "norm_adv": ({"norm_adv": True}, {"norm_adv": False}),
-        "clip_value": ({"clip_value": True}, {"clip_value": False}),
-        "norm_obs": ({"norm_obs": True}, {"norm_obs": False}),
-        "scale_reward": ({"scale_reward": True}, {"scale_reward": False}),
-        "ortho_init": ({"ortho_init": True}, {"ortho_init": False}),
-        "anneal_lr": ({"anneal_lr": True}, {"anneal_lr": False}),
-        "grad_clip": ({"max_grad_norm": 0.5}, {"max_grad_norm": None}),
-        "ent_bonus": ({"ent_coef": ENT_COEF_ON}, {"ent_coef": 0.0}),
-        "minibatches": ({"num_minibatches": base["num_minibatches"]}, {"num_minibatches": 1}),
-        "epochs": ({"update_epochs": base["update_epochs"]}, {"update_epochs": 1}),
-    }
+def detail_is_on(config: PPOConfig, detail: str) -> bool:
+    """Whether ``config`` uses ``detail`` (one of :data:`DETAILS`)."""
+    if detail == "grad_clip":
+        return config.max_grad_norm is not None
+    if detail == "ent_bonus":
+        return config.ent_coef > 0
+    if detail not in SWITCHES:
+        raise ValueError(f"unknown detail {detail!r}; use one of {DETAILS}")
+    return bool(getattr(config, detail))
 
 
-def settings(details: Sequence[str] = DETAILS) -> list[str]:
-    """``["all on", "no <d>" for each detail d, "all off"]``: the leave-one-out design plus PPO-M."""
-    for d in details:
-        if d not in DETAILS:
-            raise ValueError(f"unknown detail {d!r}; use some of {DETAILS}")
-    return [ALL_ON] + [f"no {d}" for d in details] + [ALL_OFF]
+def details_on(env_id: str) -> list[str]:
+    """The details that ``env_id``'s tuned defaults use: the ones leave-one-out can take away."""
+    if env_id not in TASKS:
+        raise ValueError(f"ablation has no task {env_id!r}; use one of {tuple(TASKS)}")
+    defaults = PPOConfig.for_env(env_id)
+    return [d for d in DETAILS if detail_is_on(defaults, d)]
 
 
-def details_off(setting: str) -> set[str]:
-    """Which details are off in ``setting``."""
-    if setting == ALL_ON:
-        return set()
-    if setting == ALL_OFF:
-        return set(DETAILS) - set(STRUCTURAL)
-    if setting.startswith("no ") and setting[3:] in DETAILS:
-        return {setting[3:]}
-    raise ValueError(f"unknown setting {setting!r}; use {ALL_ON!r}, {ALL_OFF!r} or 'no <detail>' with detail in {DETAILS}")
+def settings(env_id: str) -> list[str]:
+    """``["all on", "no <d>" for each detail the defaults use, "all off"]``."""
+    return [ALL_ON] + [f"no {d}" for d in details_on(env_id)] + [ALL_OFF]
 
 
 def config_for(env_id: str, objective: str, setting: str, seed: int = 0, total_steps: int | None = None,
                **overrides: Any) -> PPOConfig:
-    """The PPOConfig of one cell of the sweep: the task's defaults, every detail on except those ``setting`` turns off."""
+    """The PPOConfig of one (task, objective, detail set): the tuned defaults with the details ``setting`` turns off."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; the ablation uses {OBJECTIVES}")
-    off = details_off(setting)
-    per_detail = detail_values(env_id)  # refuses an env without task settings
-    values = dict(TASKS[env_id])
-    for name, (on_values, off_values) in per_detail.items():
-        values.update(off_values if name in off else on_values)
-    if total_steps is not None:
-        values["total_steps"] = total_steps
+    if setting == ALL_ON:
+        off: Sequence[str] = ()
+    elif setting == ALL_OFF:
+        off = DETAILS
+    elif setting.startswith("no ") and setting[3:] in details_on(env_id):
+        off = (setting[3:],)
+    else:
+        raise ValueError(f"unknown setting {setting!r} for {env_id}; use one of {settings(env_id)}")
+    values: dict[str, Any] = {"total_steps": TASKS[env_id] if total_steps is None else total_steps, "device": "cpu"}
+    for d in off:
+        values.update(SWITCHES[d])
     values.update(overrides)
     return PPOConfig.for_env(env_id, objective=objective, seed=seed, **values).validate()
 
 
-# -- statistics ---------------------------------------------------------------------------------------------
-T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
-r"""Two-sided 95% Student-t quantiles :math:`t_{0.975,\,\nu}` for ν = 1..20 degrees of freedom."""
-
-
-def t_interval(x: Sequence[float]) -> tuple[float, float, float]:
-    r"""Mean and 95% Student-t interval :math:`\bar x \pm t_{0.975,n-1}\, s/\sqrt n` (``s`` the sample std)."""
-    xs = [float(v) for v in x]
-    n = len(xs)
-    if n < 2:
-        raise ValueError(f"t_interval needs at least 2 values, got {n}")
-    if n - 1 > len(T_975):
-        raise ValueError(f"t_interval tabulates up to {len(T_975) + 1} values, got {n}")
-    mean = sum(xs) / n
-    s = math.sqrt(sum((v - mean) ** 2 for v in xs) / (n - 1))
-    half = T_975[n - 2] * s / math.sqrt(n)
-    return mean, mean - half, mean + half
-
-
-def bootstrap_ci(x: Sequence[float], level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
-    r"""Mean and percentile-bootstrap interval: resample ``x`` with replacement ``n_boot`` times, take the
-    :math:`(1-\text{level})/2` and :math:`(1+\text{level})/2` quantiles of the resampled means.
-
-    With few values (5 seeds) the percentile bootstrap is too narrow by about :math:`\sqrt{(n-1)/n}\cdot t/z`;
-    :func:`t_interval` is the safer single-group interval, and this the one for differences (:func:`bootstrap_diff_ci`).
-    """
-    return bootstrap_diff_ci(x, None, level, n_boot, seed)
-
-
-def bootstrap_diff_ci(a: Sequence[float], b: Sequence[float] | None, level: float = 0.95, n_boot: int = 10_000,
-                      seed: int = 0) -> tuple[float, float, float]:
-    r"""Mean of ``a`` minus mean of ``b`` (``b=None``: just ``a``), with a percentile-bootstrap interval that resamples
-    each group independently (the groups are different runs)."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-    gen = torch.Generator().manual_seed(seed)
-
-    def means(x: Sequence[float]) -> torch.Tensor:
-        t = torch.as_tensor([float(v) for v in x], dtype=torch.float64)
-        if t.numel() < 2:
-            raise ValueError(f"bootstrap needs at least 2 values per group, got {t.numel()}")
-        idx = torch.randint(0, t.numel(), (n_boot, t.numel()), generator=gen)
-        return t[idx].mean(1)
-
-    point = sum(map(float, a)) / len(a) - (0.0 if b is None else sum(map(float, b)) / len(b))
-    diffs = means(a) - (0.0 if b is None else means(b))
-    lo, hi = torch.quantile(diffs, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)).tolist()
-    return point, lo, hi
-
-
 # -- one cell ----------------------------------------------------------------------------------------------
-def area_under_curve(curve: Sequence[float]) -> float:
-    """Mean of the smoothed-return curve over the updates that have one (return units; higher learned sooner)."""
-    xs = [v for v in curve if v == v]
-    return sum(xs) / len(xs) if xs else float("nan")
+def _tuning_score(runs: Sequence[dict[str, Any]], random_return: float) -> tuple[float, float]:
+    """Mean evaluation return over the tuning seeds (a diverged run counts as a random policy), then mean AUC."""
+    evals = [random_return if r["diverged"] else r["eval_return"] for r in runs]
+    aucs = [random_return if r["diverged"] or r["auc"] is None else r["auc"] for r in runs]
+    return round(sum(evals) / len(evals), 1), sum(aucs) / len(aucs)
 
 
-def _record(env_id: str, objective: str, setting: str, seed: int, history: History, diverged: bool, seconds: float) -> dict[str, Any]:
-    curve = history.smoothed_returns()
+def run_cell(env_id: str, objective: str, setting: str, random_return: float, total_steps: int | None = None,
+             lr_grid: Sequence[float] = LR_GRID, tuning_seeds: Sequence[int] = TUNING_SEEDS,
+             final_seeds: Sequence[int] = FINAL_SEEDS, episodes: int = EVAL_EPISODES) -> dict[str, Any]:
+    """Tune the learning rate of one corner on ``tuning_seeds`` (every rate and seed as one batch), then train
+    ``final_seeds`` at the chosen rate (one batch). Returns the tuning runs, the chosen rate and the final runs."""
+    base = config_for(env_id, objective, setting, total_steps=total_steps)
+    t0 = time.perf_counter()
+    tune_seeds = [s for _ in lr_grid for s in tuning_seeds]
+    tune_lrs = [lr for lr in lr_grid for _ in tuning_seeds]
+    tuning = score_agents(base, tune_seeds, {"lr": tune_lrs}, episodes=episodes, curve_points=2)
+    scores = {lr: _tuning_score([r for r in tuning if r["lr"] == lr], random_return) for lr in lr_grid}
+    lr = max(lr_grid, key=lambda v: scores[v])
+    final = score_agents(base.replace(lr=lr), list(final_seeds), episodes=episodes)
+    for r in tuning:
+        for k in ("curve", "curve_steps", "eval_returns"):
+            r.pop(k, None)
+    return {"env_id": env_id, "objective": objective, "setting": setting, "lr": lr,
+            "tuning": tuning, "tuning_scores": {str(v): list(scores[v]) for v in lr_grid},
+            "runs": final, "seconds": round(time.perf_counter() - t0, 1)}
 
-    def r(v: float) -> float | None:
-        return None if v != v else round(v, 3)
 
-    return {
-        "env_id": env_id, "objective": objective, "setting": setting, "seed": seed,
-        "final_return": r(history.mean_return(20)), "auc": r(area_under_curve(curve)),
-        "max_approx_kl": r(max(history["approx_kl"])) if len(history) else None,
-        "diverged": diverged, "seconds": round(seconds, 2),
-        "env_steps": [int(s) for s in history["env_steps"]], "curve": [r(v) for v in curve],
-    }
+def cell_key(env_id: str, objective: str, setting: str) -> str:
+    return f"{env_id} | {objective} | {setting}"
 
 
-def run_cell(env_id: str, objective: str, setting: str, seeds: Sequence[int], total_steps: int | None = None,
-             batched: bool = True) -> list[dict[str, Any]]:
-    """Train one (task, objective, setting) for every seed; one record per seed.
+def cell_protocol(env_id: str, objective: str, setting: str, total_steps: int | None, lr_grid: Sequence[float],
+                  tuning_seeds: Sequence[int], final_seeds: Sequence[int], episodes: int) -> dict[str, Any]:
+    """Everything that fixes a cell's result: a logged cell is reused only if its protocol is this one."""
+    cfg = config_for(env_id, objective, setting, total_steps=total_steps).to_dict()
+    cfg.pop("extra", None)
+    return {"config": cfg, "lr_grid": list(lr_grid), "tuning_seeds": list(tuning_seeds),
+            "final_seeds": list(final_seeds), "episodes": episodes}
 
-    ``batched``: all seeds as one :func:`~ppo_lite.batched.train_batched` computation (each agent is the
-    single-agent trainer with its seed; the envs draw from one shared stream). If that stops on a NaN, or
-    ``batched=False``, the seeds train one by one and a seed that diverges keeps its episodes up to the NaN,
-    flagged ``diverged``.
-    """
-    cfgs = [config_for(env_id, objective, setting, seed=s, total_steps=total_steps, device="cpu") for s in seeds]
-    if batched and len(seeds) > 1:
-        from ..batched import BatchedConfig, train_batched
 
-        t0 = time.perf_counter()
-        try:
-            histories = train_batched(BatchedConfig(base=cfgs[0], seeds=list(seeds)), progress=False)
-        except FloatingPointError:
-            pass
-        else:
-            seconds = (time.perf_counter() - t0) / len(seeds)
-            return [_record(env_id, objective, setting, s, h, False, seconds) for s, h in zip(seeds, histories)]
-    from ..trainer import Trainer
+def jobs(envs: Sequence[str], objectives: Sequence[str]) -> list[tuple[str, str, str]]:
+    """Cells in the order they run: ``all on`` and ``all off`` everywhere first (the comparison the claim turns on),
+    then the leave-one-out cells, so a sweep cut short still answers the main question."""
+    first = [(e, o, s) for e in envs for s in (ALL_ON, ALL_OFF) for o in objectives]
+    rest = [(e, o, s) for e in envs for s in settings(e) if s not in (ALL_ON, ALL_OFF) for o in objectives]
+    return first + rest
 
-    out = []
-    for s, cfg in zip(seeds, cfgs):
-        t0 = time.perf_counter()
-        trainer = Trainer(cfg)
-        diverged = False
-        try:
-            trainer.run(progress=False)
-        except FloatingPointError:
-            diverged = True
-        finally:
-            trainer.env.close()
-        out.append(_record(env_id, objective, setting, s, trainer.history, diverged, time.perf_counter() - t0))
+
+# -- statistics ---------------------------------------------------------------------------------------------
+def final_scores(cell: dict[str, Any], metric: str, random_return: float) -> list[float]:
+    """Per-seed scores of a cell's final runs; a diverged run scores as a random policy."""
+    return [random_return if r["diverged"] or r[metric] is None else float(r[metric]) for r in cell["runs"]]
+
+
+def _difference(family: str, env_id: str, label: str, a: list[float], b: list[float]) -> dict[str, Any]:
+    d, lo, hi, p = stats.welch_interval(a, b)
+    return {"family": family, "env_id": env_id, "label": label, "diff": d, "ci": [lo, hi], "p": p}
+
+
+def _adjust(rows: list[dict[str, Any]]) -> None:
+    """Holm-adjusted p-values and Bonferroni-simultaneous intervals over one family of calls (in place)."""
+    if not rows:
+        return
+    adjusted = stats.holm([r["p"] for r in rows])
+    level = 1 - ALPHA / len(rows)
+    for r, p_adj in zip(rows, adjusted):
+        r["p_holm"] = p_adj
+        r["significant"] = p_adj <= ALPHA
+        r["direction"] = 0 if p_adj > ALPHA else (1 if r["diff"] > 0 else -1)
+        a, b = r.pop("_a"), r.pop("_b")
+        _, lo, hi, _ = stats.welch_interval(a, b, level=level)
+        r["ci_adjusted"] = [lo, hi]
+        r["ci_adjusted_level"] = level
+
+
+def analyze(cells: Sequence[dict[str, Any]], random_returns: dict[str, float], metric: str = "eval_return") -> dict[str, Any]:
+    """Every statistic of the notebook from the logged cells (module docstring): ``summary`` (one row per cell),
+    ``objective`` and ``details`` (the two families of differences, adjusted), ``iqm`` and ``improvement``
+    (across tasks, normalized scores), and the :func:`verdict`."""
+    by = {(c["env_id"], c["objective"], c["setting"]): c for c in cells}
+    envs = [e for e in TASKS if any(k[0] == e for k in by)]
+    summary = []
+    for (e, o, s), c in by.items():
+        x = final_scores(c, metric, random_returns[e])
+        m, lo, hi = stats.t_interval(x)
+        summary.append({"env_id": e, "objective": o, "setting": s, "lr": c["lr"], "mean": m, "ci": [lo, hi],
+                        "seeds": len(x), "diverged": sum(r["diverged"] for r in c["runs"])})
+    families: dict[str, list[dict[str, Any]]] = {"objective": [], "details": []}
+
+    def add(family: str, e: str, label: str, ka: tuple[str, str, str], kb: tuple[str, str, str]) -> None:
+        if ka in by and kb in by:
+            a, b = final_scores(by[ka], metric, random_returns[e]), final_scores(by[kb], metric, random_returns[e])
+            row = _difference(family, e, label, a, b)
+            row["_a"], row["_b"] = a, b
+            families[family].append(row)
+
+    for e in envs:
+        for s in settings(e):
+            add("objective", e, f"{s}: clip − kl_dual", (e, "clip", s), (e, "kl_dual", s))
+            add("objective", e, f"{s}: clip − surrogate", (e, "clip", s), (e, "surrogate", s))
+        for o in OBJECTIVES:
+            add("details", e, f"{o}: all on − all off", (e, o, ALL_ON), (e, o, ALL_OFF))
+            for s in settings(e)[1:-1]:
+                add("details", e, f"{o}: all on − {s}", (e, o, ALL_ON), (e, o, s))
+    for rows in families.values():
+        _adjust(rows)
+
+    # Across tasks: IQM of normalized scores per (objective, detail set) the tasks share, and P(clip > other).
+    shared = [s for s in settings(envs[0]) if all(s in settings(e) for e in envs)] if envs else []
+    iqm_rows, improvement = [], []
+    for s in shared:
+        for o in OBJECTIVES:
+            if all((e, o, s) in by for e in envs):
+                scores = {e: [normalized_score(v, e, random_returns[e]) for v in final_scores(by[(e, o, s)], metric, random_returns[e])]
+                          for e in envs}
+                est, lo, hi = stats.stratified_bootstrap_interval(scores)
+                iqm_rows.append({"objective": o, "setting": s, "iqm": est, "ci": [lo, hi], "tasks": envs})
+        for other in ("kl_dual", "surrogate"):
+            if all((e, o, s) in by for e in envs for o in ("clip", other)):
+                x = {e: final_scores(by[(e, "clip", s)], metric, random_returns[e]) for e in envs}
+                y = {e: final_scores(by[(e, other, s)], metric, random_returns[e]) for e in envs}
+                est, lo, hi = stats.probability_of_improvement(x, y)
+                improvement.append({"setting": s, "label": f"P(clip > {other})", "p": est, "ci": [lo, hi], "tasks": envs})
+    out = {"metric": metric, "summary": summary, "objective": families["objective"], "details": families["details"],
+           "iqm": iqm_rows, "improvement": improvement}
+    out["verdict"] = verdict(out, envs)
     return out
 
 
-# -- the sweep and its summaries ---------------------------------------------------------------------------
-def sweep(envs: Sequence[str], objectives: Sequence[str], setting_names: Sequence[str], seeds: Sequence[int],
-          steps: dict[str, int], batched: bool = True, progress: bool = True, done: list[dict[str, Any]] | None = None,
-          on_cell: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
-    """Every (env, objective, setting) cell; cells already in ``done`` (a resumed log) are skipped.
+def verdict(analysis: dict[str, Any], envs: Sequence[str]) -> dict[str, Any]:
+    r"""The claim read off the adjusted calls (Holm, α = 0.05), per task:
 
-    Order: ``all on`` and ``all off`` of every task and objective first (the comparison the claim turns on), then
-    the leave-one-out cells, so that a sweep cut short still answers the main question.
+    - ``details_help``: tasks where clip's all on − all off is significantly positive (the details matter);
+    - ``clip_vs_kl``: tasks where clip − kl_dual differs significantly, with all details on / all off;
+    - ``trust_region``: tasks where clip − surrogate is significantly positive at some detail set.
+
+    "Hacks, not objective" *holds* if the details help on most tasks while clip and kl_dual are indistinguishable with
+    the details on (the objective adds nothing over another trust region once the details are there); it *does not
+    hold* if the details help on no task or clip − kl_dual is significant with the details on on most tasks;
+    otherwise it holds with a qualification.
     """
-    from tqdm.auto import tqdm
+    def tasks_where(family: str, label: str, sign: int | None) -> list[str]:
+        return [r["env_id"] for r in analysis[family] if r["label"] == label and r["significant"]
+                and (sign is None or r["direction"] == sign)]
 
-    runs = list(done or [])
-    have = {(r["env_id"], r["objective"], r["setting"]) for r in runs}
-    first = [s for s in setting_names if s in (ALL_ON, ALL_OFF)]
-    rest = [s for s in setting_names if s not in first]
-    jobs = [(e, o, s) for e in envs for s in first for o in objectives] + [(e, o, s) for s in rest for e in envs for o in objectives]
-    for env_id, objective, setting in tqdm(jobs, desc="ablation", unit="cell", disable=not progress):
-        if (env_id, objective, setting) in have:
-            continue
-        cell = run_cell(env_id, objective, setting, seeds, steps.get(env_id), batched)
-        if on_cell is not None:
-            on_cell(cell)
-        runs += cell
-    return runs
-
-
-def group(runs: Sequence[dict[str, Any]], env_id: str, objective: str, setting: str, metric: str = "final_return") -> list[float]:
-    """The per-seed values of ``metric`` of one cell (a run that completed no episode has none and is left out)."""
-    return [r[metric] for r in runs
-            if (r["env_id"], r["objective"], r["setting"]) == (env_id, objective, setting) and r[metric] is not None]
+    details_help = tasks_where("details", "clip: all on − all off", 1)
+    kl_on = tasks_where("objective", f"{ALL_ON}: clip − kl_dual", None)
+    kl_off = tasks_where("objective", f"{ALL_OFF}: clip − kl_dual", None)
+    trust = sorted({r["env_id"] for r in analysis["objective"] if r["label"].endswith("clip − surrogate")
+                    and r["significant"] and r["direction"] == 1}, key=list(envs).index)
+    n = len(envs)
+    if n and len(details_help) > n / 2 and not kl_on:
+        status = "holds"
+    elif not details_help or len(kl_on) > n / 2:
+        status = "does not hold"
+    else:
+        status = "holds with a qualification"
+    return {"status": status, "tasks": list(envs), "details_help": details_help, "clip_vs_kl_all_on": kl_on,
+            "clip_vs_kl_all_off": kl_off, "trust_region_helps": trust}
 
 
-def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per cell: mean and 95% t-interval of final return and of AUC, seeds, diverged runs."""
-    rows = []
-    seen = []
-    for r in runs:
-        key = (r["env_id"], r["objective"], r["setting"])
-        if key not in seen:
-            seen.append(key)
-    for env_id, objective, setting in seen:
-        row: dict[str, Any] = {"env_id": env_id, "objective": objective, "setting": setting}
-        for metric in ("final_return", "auc"):
-            m, lo, hi = t_interval(group(runs, env_id, objective, setting, metric))
-            row[metric] = round(m, 1)
-            row[f"{metric}_ci"] = [round(lo, 1), round(hi, 1)]
-        cell = [r for r in runs if (r["env_id"], r["objective"], r["setting"]) == (env_id, objective, setting)]
-        row["seeds"] = len(cell)
-        row["diverged"] = sum(r["diverged"] for r in cell)
-        rows.append(row)
-    return rows
-
-
-def effects(runs: Sequence[dict[str, Any]], metric: str = "final_return") -> list[dict[str, Any]]:
-    r"""The differences the claim is about, each with a bootstrap 95% interval (per task):
-
-    - ``details`` (per objective): all on − all off, what the code-level details buy that objective;
-    - ``objective`` (per detail level): clip − surrogate and kl_dual − surrogate, what the trust region buys with
-      all details on, and with all off;
-    - ``leave-one-out`` (per objective, per detail): all on − no <detail>, what that one detail buys.
-    """
-    out = []
-    envs = sorted({r["env_id"] for r in runs}, key=lambda e: list(TASKS).index(e) if e in TASKS else 99)
-    objectives = [o for o in OBJECTIVES if any(r["objective"] == o for r in runs)]
-
-    def add(kind: str, env_id: str, label: str, a: list[float], b: list[float]) -> None:
-        if len(a) >= 2 and len(b) >= 2:
-            d, lo, hi = bootstrap_diff_ci(a, b)
-            out.append({"kind": kind, "env_id": env_id, "label": label, "diff": round(d, 1), "ci": [round(lo, 1), round(hi, 1)]})
-
-    for env_id in envs:
-        for o in objectives:
-            add("details", env_id, f"{o}: all on − all off", group(runs, env_id, o, ALL_ON, metric), group(runs, env_id, o, ALL_OFF, metric))
-        for level in (ALL_ON, ALL_OFF):
-            for o in objectives:
-                if o != "surrogate":
-                    add("objective", env_id, f"{level}: {o} − surrogate", group(runs, env_id, o, level, metric),
-                        group(runs, env_id, "surrogate", level, metric))
-        for o in objectives:
-            for d in DETAILS:
-                add("leave-one-out", env_id, f"{o}: all on − no {d}", group(runs, env_id, o, ALL_ON, metric),
-                    group(runs, env_id, o, f"no {d}", metric))
-    return out
-
-
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown table of :func:`summarize`'s rows: final return and AUC with their 95% t-intervals."""
-    lines = ["| env | objective | setting | final return [95% CI] | AUC [95% CI] | diverged |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        f, a = r["final_return_ci"], r["auc_ci"]
-        lines.append(f"| {r['env_id']} | {r['objective']} | {r['setting']} | {r['final_return']:.1f} [{f[0]:.1f}, {f[1]:.1f}] | "
-                     f"{r['auc']:.1f} [{a[0]:.1f}, {a[1]:.1f}] | {r['diverged']}/{r['seeds']} |")
+def format_table(analysis: dict[str, Any]) -> str:
+    """Markdown: every difference with its raw and adjusted intervals and its Holm call."""
+    lines = ["| family | env | difference | Welch 95% CI | adjusted CI | Holm p | call |", "|---|---|---|---|---|---|---|"]
+    for family in ("objective", "details"):
+        for r in analysis[family]:
+            call = {1: "> 0", -1: "< 0", 0: "n.s."}[r["direction"]]
+            lines.append(f"| {family} | {r['env_id']} | {r['label']} = {r['diff']:+.1f} | [{r['ci'][0]:+.1f}, {r['ci'][1]:+.1f}] | "
+                         f"[{r['ci_adjusted'][0]:+.1f}, {r['ci_adjusted'][1]:+.1f}] | {r['p_holm']:.3f} | {call} |")
     return "\n".join(lines)
+
+
+def _round_floats(x: Any, digits: int = 4) -> Any:
+    if isinstance(x, float):
+        return x if not math.isfinite(x) else round(x, digits)
+    if isinstance(x, dict):
+        return {k: _round_floats(v, digits) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_round_floats(v, digits) for v in x]
+    return x
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=list(TASKS), help=f"among {tuple(TASKS)}")
     parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), help=f"among {OBJECTIVES}")
-    parser.add_argument("--details", nargs="+", default=list(DETAILS), help=f"leave-one-out details, among {DETAILS}")
-    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=None, help="env steps per run (default: per task, TASKS)")
-    parser.add_argument("--sequential", action="store_true", help="train seeds one by one instead of batched")
-    parser.add_argument("--log", default=None, help="append each finished cell to this JSON-lines file; resume from it")
+    parser.add_argument("--lr-grid", type=float, nargs="+", default=list(LR_GRID))
+    parser.add_argument("--tuning-seeds", type=int, nargs="+", default=list(TUNING_SEEDS))
+    parser.add_argument("--seeds", type=int, default=len(FINAL_SEEDS), help="fresh seeds per corner (0..N-1)")
+    parser.add_argument("--episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes per run")
+    parser.add_argument("--max-cells", type=int, default=None, help="stop after computing this many cells")
     parser.add_argument("--name", default="ablation", help="output name under figures/")
     parser.add_argument("--outdir", default=None, help="write here instead of figures/ (tests)")
+    parser.add_argument("--fresh", action="store_true", help="discard the cell log and start over")
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--only-log", action="store_true", help="train nothing: summarize the cells in --log")
     ns = parser.parse_args(argv)
     # Refuse bad input before any training.
     for e in ns.envs:
-        detail_values(e)
+        if e not in TASKS:
+            raise SystemExit(f"unknown task {e!r}; use some of {tuple(TASKS)}")
     for o in ns.objectives:
         if o not in OBJECTIVES:
             raise SystemExit(f"unknown objective {o!r}; use some of {OBJECTIVES}")
-    names = settings(ns.details)
     if ns.seeds < 2:
-        raise SystemExit(f"--seeds must be >= 2 (confidence intervals need two values), got {ns.seeds}")
+        raise SystemExit(f"--seeds must be >= 2 (intervals need two values), got {ns.seeds}")
+    if any(s in range(ns.seeds) for s in ns.tuning_seeds):
+        raise SystemExit(f"--tuning-seeds {ns.tuning_seeds} overlap the fresh seeds 0..{ns.seeds - 1}: tune on other seeds")
+    if not ns.lr_grid or any(not lr > 0 for lr in ns.lr_grid):
+        raise SystemExit(f"--lr-grid must be positive learning rates, got {ns.lr_grid}")
     torch.set_num_threads(1)
-    steps = {e: ns.steps or TASKS[e]["total_steps"] for e in ns.envs}
-    done: list[dict[str, Any]] = []
-    log = Path(ns.log) if ns.log else None
-    if log is not None and log.exists():
-        done = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    outdir = FIGURES if ns.outdir is None else Path(ns.outdir)
+    log = CellLog(outdir / f"{ns.name}.cells.jsonl")
+    if ns.fresh and log.path.exists():
+        log.path.unlink()
+    random_returns = {e: float(np.mean(random_policy_returns(e, 100))) for e in TASKS}
+    final_seeds = list(range(ns.seeds))
+    from tqdm.auto import tqdm
 
-    def on_cell(cell: list[dict[str, Any]]) -> None:
-        c = cell[0]
-        vals = ", ".join(f"{r['final_return']:.0f}" if r["final_return"] is not None else "nan" for r in cell)
-        print(f"{c['env_id']} {c['objective']} {c['setting']}: final {vals} ({sum(r['seconds'] for r in cell):.0f} s)", flush=True)
-        if log is not None:
-            with log.open("a") as fh:
-                for r in cell:
-                    fh.write(json.dumps(r) + "\n")
+    t0, computed = time.perf_counter(), 0
+    todo = jobs(ns.envs, ns.objectives)
+    for e, o, s in tqdm(todo, desc="ablation", unit="cell", disable=ns.no_progress):
+        key = cell_key(e, o, s)
+        protocol = cell_protocol(e, o, s, ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes)
+        if log.done(key, protocol) is not None:
+            continue
+        if ns.max_cells is not None and computed >= ns.max_cells:
+            break
+        cell = run_cell(e, o, s, random_returns[e], ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes)
+        log.append(key, protocol, cell)
+        computed += 1
+        evals = final_scores(cell, "eval_return", random_returns[e])
+        print(f"{key}: lr {cell['lr']:g}, eval {np.mean(evals):.1f} ± {np.std(evals, ddof=1):.1f} ({cell['seconds']:.0f} s)", flush=True)
 
-    t0 = time.perf_counter()
-    if ns.only_log:
-        runs = done
-    else:
-        runs = sweep(ns.envs, ns.objectives, names, list(range(ns.seeds)), steps, batched=not ns.sequential,
-                     progress=not ns.no_progress, done=done, on_cell=on_cell)
-    seconds = time.perf_counter() - t0 + sum(r["seconds"] for r in done)
-    rows = summarize(runs)
-    # A resumed log may hold cells of other envs/objectives than this invocation's: report what the data hold.
-    envs = [e for e in TASKS if any(r["env_id"] == e for r in runs)]
-    objectives = [o for o in OBJECTIVES if any(r["objective"] == o for r in runs)]
-    names = [s for s in settings(DETAILS) if any(r["setting"] == s for r in runs)]
-    steps = {e: max(r["env_steps"][-1] for r in runs if r["env_id"] == e) for e in envs}
+    # The results file holds every logged cell of the current protocol, whichever process or session computed it.
+    cells = []
+    for e, o, s in jobs(list(TASKS), list(OBJECTIVES)):
+        c = log.done(cell_key(e, o, s), cell_protocol(e, o, s, ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes))
+        if c is not None:
+            cells.append(c)
+    expected = len(jobs(list(TASKS), list(OBJECTIVES)))
     data = {
-        "envs": envs, "objectives": objectives, "settings": names, "seeds": ns.seeds, "steps": steps,
-        "tasks": {e: {k: v for k, v in config_for(e, "clip", ALL_ON).to_dict().items() if k != "extra"} for e in envs},
-        "details": {e: {d: [on, off] for d, (on, off) in detail_values(e).items()} for e in envs},
-        "batched": not ns.sequential, "summary": rows,
-        "effects": {"final_return": effects(runs, "final_return"), "auc": effects(runs, "auc")}, "runs": runs,
+        "tasks": TASKS, "objectives": list(OBJECTIVES), "settings": {e: settings(e) for e in TASKS},
+        "details_on": {e: details_on(e) for e in TASKS}, "switches": SWITCHES, "lr_grid": ns.lr_grid,
+        "tuning_seeds": ns.tuning_seeds, "final_seeds": final_seeds, "episodes": ns.episodes,
+        "random_returns": random_returns, "complete": len(cells) == expected, "cells_done": len(cells),
+        "cells_expected": expected, **provenance_of_cells(cells),
+        "compute_seconds": round(sum(c["seconds"] for c in cells), 1),
+        "analysis": {m: _round_floats(analyze(cells, random_returns, m)) for m in ("eval_return", "auc")} if cells else {},
+        "cells": [{k: v for k, v in c.items() if k != "protocol"} for c in cells],
     }
     command = f"{COMMAND} {' '.join(argv)}".strip()
-    path = write_results(ns.name, data, seconds, command, outdir=ns.outdir)
-    print(format_table(rows))
-    print(f"wrote {path} in {seconds:.0f} s")
+    path = write_results(ns.name, data, time.perf_counter() - t0, command, outdir=ns.outdir)
+    if cells:
+        print(format_table(data["analysis"]["eval_return"]))
+        print("verdict:", data["analysis"]["eval_return"]["verdict"])
+    print(f"wrote {path}: {len(cells)}/{expected} cells ({data['compute_seconds']:.0f} s of compute in them)")
     return 0
