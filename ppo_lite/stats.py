@@ -6,7 +6,7 @@ Precipice"; Henderson et al. 2018; Colas et al. 2018), for notebooks 07 and 09.
   Welch–Satterthwaite equation :math:`\nu = (a + b)^2 / (a^2/(n-1) + b^2/(m-1))`, :math:`a = s_x^2/n`,
   :math:`b = s_y^2/m`, and its two-sided p-value. At 5 or 10 seeds a percentile bootstrap covers less than its
   nominal level (about 89% for 95% at 5 vs 5); Welch's interval holds it for normal-looking scores (tested by
-  simulation in ``tests/test_statistics.py``).
+  simulation in ``tests/test_stats.py``).
 - :func:`holm` and :func:`benjamini_hochberg`: multiple-comparison control over a family of calls (Holm 1979:
   family-wise error; Benjamini & Hochberg 1995: false discovery rate), as adjusted p-values.
 - :func:`iqm`: the interquartile mean over all runs of all tasks (rliable's aggregate: the mean of the middle 50%),
@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats as _scipy_stats
 
 __all__ = [
-    "t_interval", "welch_interval", "holm", "benjamini_hochberg", "iqm", "stratified_bootstrap_interval",
+    "student_t_quantile", "t_interval", "welch_interval", "holm", "benjamini_hochberg", "iqm", "stratified_bootstrap_interval",
     "probability_of_improvement", "expected_max_score",
 ]
 
@@ -46,12 +46,19 @@ def _check_level(level: float) -> None:
         raise ValueError(f"level must lie in (0, 1), got {level}")
 
 
+def student_t_quantile(q: float, df: float) -> float:
+    """The q-quantile of Student's t with ``df`` degrees of freedom (``t_interval`` uses q = 1 − α/2)."""
+    if not 0.0 < q < 1.0 or not df > 0:
+        raise ValueError(f"student_t_quantile needs q in (0, 1) and df > 0, got q={q}, df={df}")
+    return float(_scipy_stats.t.ppf(q, df))
+
+
 def t_interval(x: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
     r"""Mean of ``x`` with the Student-t interval :math:`\bar x \pm t_{1-\alpha/2,\,n-1}\, s/\sqrt n`."""
     _check_level(level)
     a = _sample(x, "t_interval")
     mean, se = float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size))
-    half = float(_scipy_stats.t.ppf(0.5 + level / 2, a.size - 1)) * se
+    half = student_t_quantile(0.5 + level / 2, a.size - 1) * se
     return mean, mean - half, mean + half
 
 
