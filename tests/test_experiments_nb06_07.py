@@ -10,35 +10,31 @@ import torch
 
 from ppo_lite.exercises import nb06 as ex06
 from ppo_lite.exercises import nb07 as ex07
+from ppo_lite.config import PPOConfig
 from ppo_lite.experiments import ablation, assembled
 from ppo_lite.experiments.__main__ import main as run_and_draw  # python -m ppo_lite.experiments: runs, then draws
 
 
 # -- ablation: the design -------------------------------------------------------------------------------------
-def test_settings_are_all_on_leave_one_out_and_all_off():
-    names = ablation.settings()
-    assert names[0] == "all on" and names[-1] == "all off" and len(names) == len(ablation.DETAILS) + 2
-    assert ablation.details_off("all on") == set()
-    assert ablation.details_off("all off") == set(ablation.DETAILS) - set(ablation.STRUCTURAL)
-    with pytest.raises(ValueError, match="unknown setting"):
-        ablation.details_off("no tanh")
-    with pytest.raises(ValueError, match="unknown detail"):
-        ablation.settings(["tanh"])
-
-
 @pytest.mark.parametrize("env_id", list(ablation.TASKS))
-def test_leave_one_out_changes_exactly_that_detail(env_id):
+def test_all_on_is_the_tuned_defaults_and_leave_one_out_changes_exactly_that_detail(env_id):
+    defaults = PPOConfig.for_env(env_id).to_dict()
     on = ablation.config_for(env_id, "clip", "all on").to_dict()
-    for name, (on_values, off_values) in ablation.detail_values(env_id).items():
-        assert all(on[k] == v for k, v in on_values.items()), name
-        off = ablation.config_for(env_id, "clip", f"no {name}").to_dict()
-        changed = {k for k in on if on[k] != off[k]}
-        assert changed == set(off_values), (name, changed)
+    assert {k for k in on if on[k] != defaults[k]} <= {"total_steps", "device"}   # "all on" is the tuned family
+    names = ablation.settings(env_id)
+    assert names[0] == "all on" and names[-1] == "all off" and len(names) == len(ablation.details_on(env_id)) + 2
+    for d in ablation.details_on(env_id):
+        off = ablation.config_for(env_id, "clip", f"no {d}").to_dict()
+        assert {k for k in on if on[k] != off[k]} == set(ablation.SWITCHES[d]), d
     all_off = ablation.config_for(env_id, "surrogate", "all off")
-    assert not (all_off.norm_adv or all_off.clip_value or all_off.norm_obs or all_off.scale_reward or all_off.ortho_init
-                or all_off.anneal_lr) and all_off.max_grad_norm is None and all_off.ent_coef == 0.0
-    assert all_off.update_epochs == ablation.TASKS[env_id]["update_epochs"] > 1
+    assert not any(ablation.detail_is_on(all_off, d) for d in ablation.DETAILS)
+    assert all_off.update_epochs == on["update_epochs"] > 1 and all_off.num_minibatches == on["num_minibatches"]
     assert all_off.objective == "surrogate"
+
+
+def test_details_on_reads_the_defaults():
+    assert ablation.details_on("CartPole-v1") == ["norm_adv", "ortho_init", "anneal_lr", "grad_clip"]
+    assert "norm_obs" in ablation.details_on("Acrobot-v1") and "scale_reward" in ablation.details_on("Pendulum-v1")
 
 
 def test_config_for_refuses_bad_input():
@@ -46,55 +42,90 @@ def test_config_for_refuses_bad_input():
         ablation.config_for("MountainCar-v0", "clip", "all on")
     with pytest.raises(ValueError, match="objective 'pg'"):
         ablation.config_for("CartPole-v1", "pg", "all on")
+    with pytest.raises(ValueError, match="no scale_reward"):        # CartPole's defaults do not scale rewards
+        ablation.config_for("CartPole-v1", "clip", "no scale_reward")
 
 
-# -- ablation: the statistics ---------------------------------------------------------------------------------
-def test_t_interval_by_hand():
-    # x = 1..5: mean 3, s = sqrt(2.5), half width t_{0.975,4} s / sqrt(5) = 2.776 * 0.70711 = 1.96293
-    mean, lo, hi = ablation.t_interval([1, 2, 3, 4, 5])
-    assert mean == 3.0 and lo == pytest.approx(3 - 1.96293, abs=1e-4) and hi == pytest.approx(3 + 1.96293, abs=1e-4)
-    with pytest.raises(ValueError, match="at least 2"):
-        ablation.t_interval([1.0])
+def test_jobs_put_the_main_comparison_first():
+    order = ablation.jobs(list(ablation.TASKS), list(ablation.OBJECTIVES))
+    first = len(ablation.TASKS) * 2 * len(ablation.OBJECTIVES)
+    assert all(s in ("all on", "all off") for _, _, s in order[:first])
+    assert all(s.startswith("no ") for _, _, s in order[first:]) and len(set(order)) == len(order)
 
 
-def test_t_interval_covers_a_known_mean_95_percent_of_the_time():
+# -- ablation: the statistics on synthetic cells --------------------------------------------------------------
+def _cell(env_id, objective, setting, scores):
+    return {"env_id": env_id, "objective": objective, "setting": setting, "lr": 1e-3, "seconds": 1.0,
+            "runs": [{"seed": i, "diverged": False, "eval_return": v, "auc": v} for i, v in enumerate(scores)]}
+
+
+def _synthetic(clip_on, kl_on, sur_on, clip_off, noise=1.0):
     gen = torch.Generator().manual_seed(0)
-    hits = 0
-    trials = 2000
-    for _ in range(trials):
-        _, lo, hi = ablation.t_interval((torch.randn(5, generator=gen) * 3 + 7).tolist())
-        hits += lo <= 7 <= hi
-    assert abs(hits / trials - 0.95) < 0.015  # binomial sd 0.005
+    out = []
+    for env in ablation.TASKS:
+        for o, on, off in (("clip", clip_on, clip_off), ("kl_dual", kl_on, clip_off), ("surrogate", sur_on, clip_off)):
+            for s, level in (("all on", on), ("all off", off)):
+                out.append(_cell(env, o, s, (level + noise * torch.randn(10, generator=gen, dtype=torch.float64)).tolist()))
+    return out
 
 
-def test_bootstrap_width_matches_known_variance():
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(400, generator=gen).tolist()  # sd 1: the 95% interval of the mean is about +-1.96/20
-    mean, lo, hi = ablation.bootstrap_ci(x, n_boot=4000)
-    assert lo < mean < hi and (hi - lo) == pytest.approx(2 * 1.96 / 20, rel=0.12)
-    d, dlo, dhi = ablation.bootstrap_diff_ci([x_ + 1.0 for x_ in x], x, n_boot=4000)
-    assert d == pytest.approx(1.0) and dlo > 0.6 and dhi < 1.4
+RANDOM = {e: 0.0 for e in ablation.TASKS}
+
+
+def test_verdict_holds_when_details_help_and_clip_equals_kl():
+    a = ablation.analyze(_synthetic(clip_on=100, kl_on=100, sur_on=50, clip_off=20), RANDOM)
+    assert a["verdict"]["status"] == "holds"
+    assert a["verdict"]["trust_region_helps"] == list(ablation.TASKS)
+    labels = {(r["env_id"], r["label"]): r for r in a["objective"]}
+    r = labels[("CartPole-v1", "all on: clip − surrogate")]
+    assert r["significant"] and r["ci_adjusted"][0] < r["ci"][0] and r["p_holm"] >= r["p"]   # adjusted is wider
+
+
+def test_verdict_does_not_hold_when_the_objective_decides():
+    a = ablation.analyze(_synthetic(clip_on=100, kl_on=60, sur_on=50, clip_off=100), RANDOM)
+    assert a["verdict"]["status"] == "does not hold" and a["verdict"]["details_help"] == []
+    assert a["verdict"]["clip_vs_kl_all_on"] == list(ablation.TASKS)
+
+
+def test_noise_alone_is_rarely_called_under_holm():
+    a = ablation.analyze(_synthetic(clip_on=0, kl_on=0, sur_on=0, clip_off=0, noise=10.0), RANDOM)
+    calls = [r for fam in ("objective", "details") for r in a[fam] if r["significant"]]
+    assert not calls
+    assert {row["objective"] for row in a["iqm"]} == set(ablation.OBJECTIVES)
+    assert all(0.0 <= r["p"] <= 1.0 and r["ci"][0] <= r["p"] <= r["ci"][1] for r in a["improvement"])
+
+
+def test_a_diverged_run_scores_as_a_random_policy():
+    cell = _cell("CartPole-v1", "clip", "all on", [500.0, 500.0])
+    cell["runs"][1].update(diverged=True, eval_return=None)
+    assert ablation.final_scores(cell, "eval_return", 22.0) == [500.0, 22.0]
 
 
 # -- tiny end-to-end runs -------------------------------------------------------------------------------------
-def test_ablation_end_to_end(tmp_path):
-    argv = ["--envs", "CartPole-v1", "--objectives", "clip", "--details", "epochs", "--seeds", "2", "--steps", "512",
-            "--outdir", str(tmp_path), "--no-progress", "--log", str(tmp_path / "cells.jsonl")]
-    assert run_and_draw(["ablation", *argv]) == 0
+def test_ablation_end_to_end_resumes_from_its_cell_log(tmp_path):
+    argv = ["--envs", "CartPole-v1", "--objectives", "clip", "surrogate", "--seeds", "2", "--tuning-seeds", "100",
+            "--lr-grid", "1e-3", "3e-3", "--steps", "512", "--episodes", "2", "--outdir", str(tmp_path), "--no-progress",
+            "--max-cells", "3"]
+    assert ablation.main(argv) == 0
     data = json.loads((tmp_path / "ablation.json").read_text())
-    assert (tmp_path / "ablation.png").stat().st_size > 1000
-    assert data["settings"] == ["all on", "no epochs", "all off"] and len(data["runs"]) == 6
-    assert all(r["final_return"] is not None and r["final_return"] > 0 for r in data["runs"])
-    row = data["summary"][0]
-    assert row["final_return_ci"][0] <= row["final_return"] <= row["final_return_ci"][1]
-    assert data["meta"]["command"].startswith(ablation.COMMAND)
+    assert data["cells_done"] == 3 and not data["complete"]
+    assert [(c["objective"], c["setting"]) for c in data["cells"]] == [("clip", "all on"), ("surrogate", "all on"), ("clip", "all off")]
+    cell = data["cells"][0]
+    assert cell["lr"] in (1e-3, 3e-3) and len(cell["tuning"]) == 2 and len(cell["runs"]) == 2
+    assert all(r["eval_return"] is not None and len(r["eval_returns"]) == 2 for r in cell["runs"])
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    assert data["meta"]["git_commit"].split("+")[0] == head and len(head) == 40  # which code made the file
-    # resuming from the log trains nothing and gives the same summary; the experiment itself draws nothing
-    (tmp_path / "ablation.png").unlink()
-    assert ablation.main(argv[:-2] + ["--log", str(tmp_path / "cells.jsonl"), "--only-log"]) == 0
-    assert not (tmp_path / "ablation.png").exists()
-    assert json.loads((tmp_path / "ablation.json").read_text())["summary"] == data["summary"]
+    assert data["meta"]["git_commit"].split("+")[0] == head and data["cell_commits"][0].split("+")[0] == head
+    assert data["meta"]["command"].startswith(ablation.COMMAND)
+    # run again: the three logged cells are reused (nothing retrained), the fourth is computed, then the figure drawn
+    lines = (tmp_path / "ablation.cells.jsonl").read_text().splitlines()
+    assert run_and_draw(["ablation", *argv[:-1], "4"]) == 0
+    again = json.loads((tmp_path / "ablation.json").read_text())
+    assert again["cells_done"] == 4 and again["cells"][:3] == data["cells"]
+    assert (tmp_path / "ablation.cells.jsonl").read_text().splitlines()[:3] == lines
+    assert (tmp_path / "ablation.png").stat().st_size > 1000
+    # another protocol (a different budget) does not reuse the logged cells
+    assert ablation.main([*argv[:argv.index("--steps") + 1], "768", *argv[argv.index("--steps") + 2:-1], "0"]) == 0
+    assert json.loads((tmp_path / "ablation.json").read_text())["cells_done"] == 0
 
 
 def test_assembled_end_to_end(tmp_path):
@@ -122,14 +153,4 @@ def test_checkers_pass_the_reference_and_catch_wrong_answers():
     assert not ex06.check_explained_variance(lambda values, returns: 1 - values.var() / returns.var())
     assert ex06.check_clip_fraction(ex06.reference_clip_fraction)
     assert not ex06.check_clip_fraction(lambda ratio, clip_eps: ((ratio - 1) > clip_eps).double().mean())
-    assert ex07.check_t_interval(ex07.reference_t_interval)
-    z = lambda x: (x.mean().item(), x.mean().item() - 1.96 * x.std().item() / len(x) ** 0.5,  # noqa: E731
-                   x.mean().item() + 1.96 * x.std().item() / len(x) ** 0.5)
-    assert not ex07.check_t_interval(z)
-    assert ex07.check_leave_one_out(ex07.reference_config)
 
-    def all_off_too_much(env_id, objective, setting):
-        cfg = ablation.config_for(env_id, objective, setting)
-        return cfg.replace(update_epochs=1) if setting == "all off" else cfg
-
-    assert not ex07.check_leave_one_out(all_off_too_much)

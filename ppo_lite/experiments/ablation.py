@@ -105,6 +105,8 @@ def config_for(env_id: str, objective: str, setting: str, seed: int = 0, total_s
     """The PPOConfig of one (task, objective, detail set): the tuned defaults with the details ``setting`` turns off."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; the ablation uses {OBJECTIVES}")
+    if env_id not in TASKS:
+        raise ValueError(f"ablation has no task {env_id!r}; use one of {tuple(TASKS)}")
     if setting == ALL_ON:
         off: Sequence[str] = ()
     elif setting == ALL_OFF:
@@ -359,7 +361,11 @@ def main(argv: list[str]) -> int:
     # The results file holds every logged cell of the current protocol, whichever process or session computed it.
     cells = []
     for e, o, s in jobs(list(TASKS), list(OBJECTIVES)):
-        c = log.done(cell_key(e, o, s), cell_protocol(e, o, s, ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes))
+        try:
+            protocol = cell_protocol(e, o, s, ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes)
+        except ValueError:  # --steps below another task's rollout: that task has no cell of this protocol
+            continue
+        c = log.done(cell_key(e, o, s), protocol)
         if c is not None:
             cells.append(c)
     expected = len(jobs(list(TASKS), list(OBJECTIVES)))

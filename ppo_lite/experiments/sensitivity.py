@@ -273,7 +273,8 @@ def main(argv: list[str]) -> int:
         return rows
 
     results: dict[str, dict[str, Any]] = {}
-    jobs = [(e, g) for e in ns.envs for g in ns.grids]
+    # Grid-major: the PPO and baseline lr x λ grids of every task (what the verdict compares) before the rest.
+    jobs = [(e, g) for g in ns.grids for e in ns.envs]
     for env_id, grid in tqdm(jobs, desc="sensitivity", unit="grid", disable=ns.no_progress):
         xs, ys = list(GRIDS[grid]["xs"]), list(GRIDS[grid]["ys"])
         while True:  # train what is missing, then extend the grid while its best cell is on an edge
