@@ -118,7 +118,7 @@ def test_ablation_end_to_end_resumes_from_its_cell_log(tmp_path):
     assert data["meta"]["command"].startswith(ablation.COMMAND)
     # run again: the three logged cells are reused (nothing retrained), the fourth is computed, then the figure drawn
     lines = (tmp_path / "ablation.cells.jsonl").read_text().splitlines()
-    assert run_and_draw(["ablation", *argv[:-1], "4"]) == 0
+    assert run_and_draw(["ablation", *argv[:-1], "1"]) == 0
     again = json.loads((tmp_path / "ablation.json").read_text())
     assert again["cells_done"] == 4 and again["cells"][:3] == data["cells"]
     assert (tmp_path / "ablation.cells.jsonl").read_text().splitlines()[:3] == lines

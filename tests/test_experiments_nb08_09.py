@@ -18,26 +18,73 @@ def figures(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_sensitivity_end_to_end(figures, monkeypatch):
-    monkeypatch.setattr(sensitivity, "GRIDS", {
-        "lr_clip": ("lr", [1e-3, 1e-2], "clip_eps", [0.2]),  # batched: one run for the whole grid
-        "epochs_minibatches": ("update_epochs", [1], "num_minibatches", [1, 2]),  # one batched run per cell
-    })
-    assert run_and_draw(["sensitivity", "--steps", "512", "--seeds", "2", "--device", "cpu"]) == 0
+def test_sensitivity_end_to_end_extends_a_grid_until_its_best_cell_is_inside(figures, monkeypatch):
+    """A grid of two learning rates: the best is on an edge, so the sweep extends it from the reserve."""
+    grid = {"algorithm": "ppo", "x": "lr", "xs": [1e-3, 3e-3], "x_reserve": ([3e-4], [1e-2]),
+            "y": "clip_eps", "ys": [0.2], "y_reserve": ([], [])}
+    monkeypatch.setattr(sensitivity, "GRIDS", {"tiny": grid})
+    argv = ["--envs", "CartPole-v1", "--grids", "tiny", "--steps", "512", "--seeds", "2", "--episodes", "2",
+            "--story-seeds", "0", "--no-progress", "--outdir", str(figures)]
+    assert run_and_draw(["sensitivity", *argv]) == 0
     data = json.loads((figures / "sensitivity.json").read_text())
     assert (figures / "sensitivity.png").stat().st_size > 0
     assert data["meta"]["command"].startswith(sensitivity.COMMAND)
-    grid = data["grids"]["lr_clip"]
-    assert len(grid["final"]) == 2 and len(grid["final"][0]) == 1 and len(grid["final"][0][0]) == 2
-    assert all(8.0 <= r <= 500.0 for row in grid["final"] for cell in row for r in cell)  # CartPole returns
-    assert 0.0 < data["grids"]["epochs_minibatches"]["good_fraction"] <= 1.0
+    g = data["results"]["CartPole-v1"]["tiny"]
+    # two learning rates: the best is on an edge, so the grid grew by a reserve value on that side (or both)
+    assert len(g["xs"]) >= 3 and set(g["xs"]) <= {3e-4, 1e-3, 3e-3, 1e-2}
+    side = sensitivity.on_edge(g["xs"], g["best"][0])
+    assert g["bracketed"]["x"] == (side is None)
+    if side is not None:  # still on an edge: only because that side's reserve is spent
+        assert (3e-4 if side == "low" else 1e-2) in g["xs"]
+    assert all(len(v) == 2 for v in g["runs"].values()) and len(g["runs"]) == len(g["xs"])
+    assert all(-0.1 < v < 1.1 for v in g["mean"])   # normalized CartPole scores: 0 random, 1 = 475
+    rows = (figures / "sensitivity.cells.jsonl").read_text().splitlines()
+    assert run_and_draw(["sensitivity", *argv]) == 0            # resumed: nothing retrained
+    assert (figures / "sensitivity.cells.jsonl").read_text().splitlines() == rows
 
 
-def test_good_fraction():
-    assert sensitivity.good_fraction([500, 460, 440, 100], random_return=20) == 0.5  # 500 - 0.1 * 480 = 452
-    assert sensitivity.good_fraction([-150, -160, -400], random_return=-1200) == pytest.approx(2 / 3)
-    with pytest.raises(ValueError, match="tol"):
-        sensitivity.good_fraction([1.0], 0.0, tol=2.0)
+def _metrics(cell_means, noise, seeds=5, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return sensitivity.grid_metrics({(float(i), 0.0): (m + noise * torch.randn(seeds, generator=gen, dtype=torch.float64)).tolist()
+                                     for i, m in enumerate(cell_means)})
+
+
+def test_near_best_tells_a_flat_grid_from_a_peaked_one():
+    flat = _metrics([0.9] * 12, noise=0.05)
+    peaked = _metrics([1.0] + [0.2] * 11, noise=0.05)
+    assert flat["near_best"] > 0.8 and flat["near_best_ci"][0] > 0.3
+    assert peaked["near_best"] == 1 / 12 and peaked["near_best_ci"][1] < 0.2 < flat["near_best_ci"][0]
+    # the expected best of k random settings: the mean cell at k = 1, rising to the best at k = n
+    assert peaked["expected_max"][0] == pytest.approx(sum([1.0] + [0.2] * 11) / 12, abs=0.05)
+    assert all(a <= b + 1e-12 for a, b in zip(peaked["expected_max"], peaked["expected_max"][1:]))
+    assert peaked["expected_max"][-1] <= peaked["best_mean"] + 1e-12
+    assert flat["expected_max"][-1] - flat["expected_max"][0] < peaked["expected_max"][-1] - peaked["expected_max"][0]
+
+
+def test_extend_and_on_edge():
+    g = sensitivity.GRIDS["ppo_lr_lambda"]
+    xs, ys, grew = sensitivity.extend("ppo_lr_lambda", list(g["xs"]), list(g["ys"]), (g["xs"][-1], g["ys"][1]))
+    assert grew and xs == sorted(g["xs"] + [g["x_reserve"][1][0]]) and ys == g["ys"]
+    xs, ys, grew = sensitivity.extend("ppo_lr_lambda", list(g["xs"]), list(g["ys"]), (g["xs"][2], g["ys"][0]))
+    assert grew and ys == sorted(g["ys"] + [g["y_reserve"][0][0]])
+    assert sensitivity.extend("ppo_lr_lambda", list(g["xs"]), list(g["ys"]), (g["xs"][2], g["ys"][1]))[2] is False
+    assert sensitivity.on_edge([1, 2, 3], 1) == "low" and sensitivity.on_edge([1, 2, 3], 2) is None
+
+
+def test_sensitivity_verdict_rules():
+    hard = {"near_best": 0.1, "expected_max": [0.3, 0.9], "best_mean": 0.9}
+    easy = {"near_best": 0.8, "expected_max": [0.85, 0.9], "best_mean": 0.9}
+    assert sensitivity.verdict({"A": {"ppo_lr_lambda": hard, "pg_lr_lambda": hard}})["status"] == "holds"
+    assert sensitivity.verdict({"A": {"ppo_lr_lambda": easy, "pg_lr_lambda": hard}})["status"] == "does not hold"
+    mixed = sensitivity.verdict({"A": {"ppo_lr_lambda": hard}, "B": {"ppo_lr_lambda": easy}})
+    assert mixed["status"] == "holds with a qualification"
+
+
+def test_sensitivity_refuses_bad_input():
+    with pytest.raises(SystemExit, match="grid"):
+        sensitivity.main(["--grids", "lr_everything"])
+    with pytest.raises(ValueError, match="algorithm"):
+        sensitivity.base_config("CartPole-v1", "a2c")
 
 
 def test_exploration_end_to_end(figures):

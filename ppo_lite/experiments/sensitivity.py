@@ -298,6 +298,10 @@ def main(argv: list[str]) -> int:
     # The results file: every grid of the current protocol in the log, extended as far as its data say.
     used: list[dict[str, Any]] = []
     for env_id in TASKS:
+        try:
+            base_config(env_id, "ppo", ns.steps)
+        except ValueError:  # --steps below this task's rollout: it has no row of this protocol
+            continue
         for grid in GRIDS:
             xs, ys = list(GRIDS[grid]["xs"]), list(GRIDS[grid]["ys"])
             last = None  # the largest complete grid along the extension path

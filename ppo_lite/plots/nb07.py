@@ -1,7 +1,7 @@
-"""Figures of notebook 07 (hacks vs objective: the leave-one-out ablation crossed with the objective).
+"""Figures of notebook 07 (hacks vs objective: clip, kl_dual and the bare surrogate at every detail set).
 
 Each ``plot_*`` takes the data written by ``python -m ppo_lite.experiments ablation`` (``figures/ablation.json``)
-and returns a matplotlib Figure; :func:`save_key_figures` reads the committed JSON and writes the PNGs.
+and returns a matplotlib Figure; they only draw what :func:`ppo_lite.experiments.ablation.analyze` computed.
 """
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
+from ..config import SOLVED_THRESHOLDS
 from ..experiments import FIGURES
-from . import save_figures
 from ..experiments.ablation import OBJECTIVES
 
 COLORS = {"clip": "tab:blue", "kl_dual": "tab:orange", "surrogate": "tab:red"}
-UNITS = {"CartPole-v1": "return (steps balanced)", "Pendulum-v1": "return (negative cost)"}
+UNITS = {"CartPole-v1": "return (steps balanced)", "Acrobot-v1": "return (−steps to swing up)",
+         "Pendulum-v1": "return (negative cost)"}
+METRIC_LABELS = {"eval_return": "evaluation return (10 deterministic episodes)", "auc": "area under the learning curve"}
 
 
 def load_results(path: Path | None = None) -> dict[str, Any]:
@@ -25,76 +28,105 @@ def load_results(path: Path | None = None) -> dict[str, Any]:
     return json.loads(Path(path or FIGURES / "ablation.json").read_text())
 
 
-def plot_ablation(data: dict[str, Any], metric: str = "final_return") -> Figure:
-    """Per task: each setting's mean ``metric`` with its 95% t-interval, one marker per objective."""
-    envs = data["envs"]
-    settings = data["settings"]
-    objectives = [o for o in OBJECTIVES if o in data["objectives"]]
-    fig, axes = plt.subplots(1, len(envs), figsize=(6.2 * len(envs), 0.38 * len(settings) + 1.6), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
-        rows = {(r["objective"], r["setting"]): r for r in data["summary"] if r["env_id"] == env_id}
-        for j, o in enumerate(objectives):
-            offset = (j - (len(objectives) - 1) / 2) * 0.22
-            for i, s in enumerate(settings):
-                r = rows.get((o, s))
-                if r is None:
-                    continue
-                lo, hi = r[f"{metric}_ci"]
-                ax.errorbar(r[metric], i + offset, xerr=[[r[metric] - lo], [hi - r[metric]]], fmt="o", ms=4,
-                            color=COLORS.get(o), capsize=2, label=o if i == 0 else None)
-        on = [rows[(o, settings[0])][metric] for o in objectives if (o, settings[0]) in rows]
-        for o, v in zip(objectives, on):
-            ax.axvline(v, color=COLORS.get(o), lw=0.8, ls=":", alpha=0.7)
-        ax.set_yticks(range(len(settings)))
-        ax.set_yticklabels(settings)
-        ax.invert_yaxis()
-        what = "final return (mean of last 20 episodes)" if metric == "final_return" else "area under the learning curve (mean smoothed return)"
-        ax.set_xlabel(f"{what}\n{UNITS.get(env_id, 'return')}")
-        ax.set_title(f"{env_id}, {data['steps'][env_id]:,} env steps, {data['seeds']} seeds, 95% t-intervals", fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
+def _envs(data: dict[str, Any]) -> list[str]:
+    return [e for e in data["tasks"] if any(c["env_id"] == e for c in data["cells"])]
+
+
+def plot_ablation(data: dict[str, Any], metric: str = "eval_return") -> Figure:
+    """Per task: each detail set's seed mean of ``metric`` with its 95% t-interval, one marker per objective, the
+    task's random-policy and solved levels dashed."""
+    analysis = data["analysis"][metric]
+    envs = _envs(data)
+    fig, axes = plt.subplots(1, len(envs), figsize=(4.6 * len(envs), 3.9), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        settings = [s for s in data["settings"][env] if any(r["env_id"] == env and r["setting"] == s for r in analysis["summary"])]
+        for k, o in enumerate(OBJECTIVES):
+            rows = {r["setting"]: r for r in analysis["summary"] if r["env_id"] == env and r["objective"] == o}
+            xs = [i + (k - 1) * 0.22 for i, s in enumerate(settings) if s in rows]
+            ys = [rows[s]["mean"] for s in settings if s in rows]
+            err = np.array([[rows[s]["mean"] - rows[s]["ci"][0], rows[s]["ci"][1] - rows[s]["mean"]] for s in settings if s in rows]).T
+            if xs:
+                ax.errorbar(xs, ys, yerr=err, fmt="o", ms=4, capsize=2, color=COLORS[o], label=o)
+        if metric == "eval_return":
+            ax.axhline(data["random_returns"][env], color="gray", ls=":", lw=1, label="random policy")
+            ax.axhline(SOLVED_THRESHOLDS[env], color="green", ls="--", lw=1, label="solved")
+        ax.set_xticks(range(len(settings)), settings, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel(f"{METRIC_LABELS[metric]}\n{UNITS.get(env, 'return')}", fontsize=8)
+        ax.set_title(f"{env}, {data['tasks'][env]:,} env steps", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Each corner at its own tuned learning rate; 10 seeds, mean and 95% t-interval", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def plot_effects(data: dict[str, Any], metric: str = "final_return") -> Figure:
-    """The claim in one picture: per task, what all the details buy (all on − all off) next to what the
-    objective buys (clip or KL − surrogate), each with its bootstrap 95% interval."""
-    envs = data["envs"]
-    effects = [e for e in data["effects"][metric] if e["kind"] in ("details", "objective")]
-    fig, axes = plt.subplots(1, len(envs), figsize=(6.2 * len(envs), 3.6), squeeze=False)
-    for ax, env_id in zip(axes[0], envs):
-        rows = [e for e in effects if e["env_id"] == env_id]
-        for i, e in enumerate(rows):
-            color = "tab:green" if e["kind"] == "details" else "tab:purple"
-            lo, hi = e["ci"]
-            ax.errorbar(e["diff"], i, xerr=[[e["diff"] - lo], [hi - e["diff"]]], fmt="s", color=color, capsize=3)
+def plot_differences(data: dict[str, Any], family: str = "objective", metric: str = "eval_return") -> Figure:
+    """A forest plot of one family of differences per task: each with its Welch 95% interval (thin) and the
+    Bonferroni interval that holds for the whole family (thick); filled markers are Holm-significant calls."""
+    rows = data["analysis"][metric][family]
+    envs = [e for e in _envs(data) if any(r["env_id"] == e for r in rows)]
+    height = max(3.0, 0.28 * max(sum(r["env_id"] == e for r in rows) for e in envs) + 1.2) if envs else 3.0
+    fig, axes = plt.subplots(1, max(1, len(envs)), figsize=(4.8 * max(1, len(envs)), height), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        mine = [r for r in rows if r["env_id"] == env]
+        for i, r in enumerate(mine):
+            y = len(mine) - 1 - i
+            color = COLORS["kl_dual"] if "kl_dual" in r["label"].split(":")[-1] else COLORS["surrogate"] if "surrogate" in r["label"].split(":")[-1] \
+                else COLORS.get(r["label"].split(":")[0], "k")
+            ax.plot(r["ci_adjusted"], [y, y], color=color, lw=3, alpha=0.35)
+            ax.plot(r["ci"], [y, y], color=color, lw=1)
+            ax.plot([r["diff"]], [y], "o", color=color, mfc=color if r["significant"] else "white", ms=5)
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_yticks(range(len(rows)))
-        ax.set_yticklabels([e["label"] for e in rows], fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel(f"difference in {'final return' if metric == 'final_return' else 'AUC'} ({UNITS.get(env_id, 'return')})")
-        ax.set_title(f"{env_id}: green = details, purple = objective (bootstrap 95% CI)", fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
+        ax.set_yticks(range(len(mine)), [r["label"] for r in reversed(mine)], fontsize=7)
+        ax.set_xlabel(f"difference in {METRIC_LABELS[metric]}\n{UNITS.get(env, 'return')}", fontsize=8)
+        ax.set_title(env, fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
+    what = "objective: clip − kl_dual, clip − surrogate" if family == "objective" else "details: all on − fewer details"
+    fig.suptitle(f"{what}; thin: Welch 95%, thick: family-wise (Bonferroni) interval, filled: Holm-significant", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_iqm(data: dict[str, Any], metric: str = "eval_return") -> Figure:
+    """Across tasks: the IQM of normalized scores (0 random, 1 solved) per objective and shared detail set, with
+    its stratified-bootstrap 95% interval."""
+    rows = data["analysis"][metric]["iqm"]
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(settings) + 2), 3.6))
+    for k, o in enumerate(OBJECTIVES):
+        mine = {r["setting"]: r for r in rows if r["objective"] == o}
+        xs = [i + (k - 1) * 0.22 for i, s in enumerate(settings) if s in mine]
+        ys = [mine[s]["iqm"] for s in settings if s in mine]
+        err = np.array([[mine[s]["iqm"] - mine[s]["ci"][0], mine[s]["ci"][1] - mine[s]["iqm"]] for s in settings if s in mine]).T
+        if xs:
+            ax.errorbar(xs, ys, yerr=err, fmt="s", ms=5, capsize=3, color=COLORS[o], label=o)
+    ax.axhline(1.0, color="green", ls="--", lw=1, label="solved")
+    ax.axhline(0.0, color="gray", ls=":", lw=1, label="random policy")
+    ax.set_xticks(range(len(settings)), settings, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("IQM of normalized score\n(0 random, 1 solved)", fontsize=8)
+    tasks = ", ".join(rows[0]["tasks"]) if rows else ""
+    ax.set_title(f"Interquartile mean over {tasks} (runs pooled), stratified bootstrap 95%", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def plot_curves(data: dict[str, Any], env_id: str, settings: tuple[str, ...] = ("all on", "all off")) -> Figure:
-    """Seed-mean learning curves of each objective under the given settings."""
+    """Seed-mean learning curves (smoothed training return) of each objective under the given detail sets."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     styles = ["-", "--", ":", "-."]
-    for o in [o for o in OBJECTIVES if o in data["objectives"]]:
+    for o in OBJECTIVES:
         for s, ls in zip(settings, styles):
-            runs = [r for r in data["runs"] if (r["env_id"], r["objective"], r["setting"]) == (env_id, o, s)]
-            if not runs:
+            cell = next((c for c in data["cells"] if (c["env_id"], c["objective"], c["setting"]) == (env_id, o, s)), None)
+            if cell is None:
                 continue
-            steps = runs[0]["env_steps"]
-            curves = [[v if v is not None else float("nan") for v in r["curve"]] for r in runs]
-            mean = [sum(c[i] for c in curves) / len(curves) for i in range(len(steps))]
-            ax.plot(steps, mean, ls=ls, color=COLORS.get(o), label=f"{o}, {s}")
+            runs = [r for r in cell["runs"] if not r["diverged"]]
+            steps = runs[0]["curve_steps"]
+            curves = np.array([[np.nan if v is None else v for v in r["curve"]] for r in runs], dtype=float)
+            ax.plot(steps, np.nanmean(curves, axis=0), ls=ls, color=COLORS[o], label=f"{o}, {s} (lr {cell['lr']:g})")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel(f"smoothed return, mean of seeds\n{UNITS.get(env_id, 'return')}")
+    ax.set_ylabel(f"smoothed training return, seed mean\n{UNITS.get(env_id, 'return')}", fontsize=8)
     ax.set_title(f"{env_id}: learning curves", fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -104,12 +136,12 @@ def plot_curves(data: dict[str, Any], env_id: str, settings: tuple[str, ...] = (
 
 def save_key_figures(outdir: Path) -> list[Path]:
     """Write the notebook's figures, from the committed ``figures/ablation.json``, as ``nb07_*.png`` in ``outdir``."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    from . import save_figures
+
     data = load_results()
-    figs = {"nb07_ablation_final_return": plot_ablation(data, "final_return"),
-            "nb07_ablation_auc": plot_ablation(data, "auc"),
-            "nb07_effects": plot_effects(data, "final_return")}
-    for env_id in data["envs"]:
+    figs = {"nb07_ablation_eval": plot_ablation(data, "eval_return"), "nb07_ablation_auc": plot_ablation(data, "auc"),
+            "nb07_objective": plot_differences(data, "objective"), "nb07_details": plot_differences(data, "details"),
+            "nb07_iqm": plot_iqm(data)}
+    for env_id in _envs(data):
         figs[f"nb07_curves_{env_id.split('-')[0].lower()}"] = plot_curves(data, env_id)
-    return save_figures({f"{name}.png": fig for name, fig in figs.items()}, outdir)
+    return save_figures({f"{name}.png": fig for name, fig in figs.items()}, Path(outdir))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 LABELS = {"lr": "learning rate", "clip_eps": r"clip $\epsilon$", "gae_lambda": r"GAE $\lambda$", "gamma": r"discount $\gamma$",
@@ -17,45 +18,84 @@ LABELS = {"lr": "learning rate", "clip_eps": r"clip $\epsilon$", "gae_lambda": r
 VARIANT_LABELS = {"none": "PPO, plain reward", "shaping": "potential-based shaping", "count_bonus": "count-based bonus"}
 
 
-def _cell_means(grid: dict[str, Any]) -> list[list[float]]:
-    return [[sum(seeds) / len(seeds) for seeds in row] for row in grid["final"]]
+def _grid_array(g: dict[str, Any]) -> tuple[list[float], list[float], np.ndarray]:
+    """A grid's axes and its (len(ys), len(xs)) array of normalized cell means (rows: y, columns: x)."""
+    xs, ys = g["xs"], g["ys"]
+    means = {tuple(c): m for c, m in zip(g["cells"], g["mean"])}
+    return xs, ys, np.array([[means[(x, y)] for x in xs] for y in ys])
 
 
 def plot_sensitivity(data: dict[str, Any]) -> Figure:
-    """One heat map per grid: seed-mean final return (mean of the last 20 episodes) of each cell."""
-    grids = data["grids"]
-    fig, axes = plt.subplots(1, len(grids), figsize=(4.6 * len(grids), 3.9), squeeze=False)
-    hi = 500.0 if data.get("env_id") == "CartPole-v1" else None
-    for ax, (name, grid) in zip(axes[0], grids.items()):
-        means = _cell_means(grid)
-        im = ax.imshow(means, origin="lower", cmap="viridis", vmin=0.0, vmax=hi, aspect="auto")
-        ax.set_xticks(range(len(grid["cols"])), [f"{c:g}" for c in grid["cols"]])
-        ax.set_yticks(range(len(grid["rows"])), [f"{r:g}" for r in grid["rows"]])
-        ax.set_xlabel(LABELS.get(grid["col"], grid["col"]))
-        ax.set_ylabel(LABELS.get(grid["row"], grid["row"]))
-        for i, row in enumerate(means):
-            for j, m in enumerate(row):
-                ax.text(j, i, f"{m:.0f}", ha="center", va="center", color="w" if m < 300 else "k", fontsize=9)
-        ax.set_title(f"{name}: {100 * grid['good_fraction']:.0f}% of cells within 10% of best", fontsize=9)
-        fig.colorbar(im, ax=ax, label="final return (mean of last 20 episodes)")
-    fig.suptitle(f"{data.get('env_id', '')}: final return after {data.get('steps', 0):,} env steps, "
-                 f"mean of {len(data.get('seeds', []))} seeds per cell", fontsize=10)
+    """One heat map per (task, grid): the seed mean of the normalized evaluation score (0 random policy, 1 solved)
+    of every cell, the best cell boxed, and the share of cells whose interval overlaps the best one's."""
+    panels = [(env, name, g) for env, grids in data["results"].items() for name, g in grids.items()]
+    cols = max(1, len({name for _, name, _ in panels}))
+    rows = max(1, len(data["results"]))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
+    order = list(data["grids"])
+    envs = list(data["results"])
+    for ax in axes.flat:
+        ax.axis("off")
+    for env, name, g in panels:
+        ax = axes[envs.index(env)][order.index(name) if name in order else 0]
+        ax.axis("on")
+        xs, ys, a = _grid_array(g)
+        im = ax.imshow(a, origin="lower", cmap="viridis", vmin=min(0.0, float(a.min())), vmax=max(1.0, float(a.max())), aspect="auto")
+        ax.set_xticks(range(len(xs)), [f"{x:g}" for x in xs], fontsize=7)
+        ax.set_yticks(range(len(ys)), [f"{y:g}" for y in ys], fontsize=7)
+        ax.set_xlabel(LABELS.get(g["x"], g["x"]), fontsize=8)
+        ax.set_ylabel(LABELS.get(g["y"], g["y"]), fontsize=8)
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                ax.text(j, i, f"{a[i, j]:.2f}", ha="center", va="center", color="w" if a[i, j] < 0.6 else "k", fontsize=7)
+        bi, bj = ys.index(g["best"][1]), xs.index(g["best"][0])
+        ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))
+        lo, hi = g["near_best_ci"]
+        ax.set_title(f"{env} · {name}\nnear best: {100 * g['near_best']:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}] of cells", fontsize=8)
+        fig.colorbar(im, ax=ax, label="normalized evaluation score")
+    fig.suptitle(f"Evaluation score after {', '.join(f'{e}: {s:,}' for e, s in data['tasks'].items())} env steps, "
+                 f"mean of {len(data['seeds'])} seeds per cell (red: best cell)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_expected_max(data: dict[str, Any], grids: tuple[str, ...] = ("ppo_lr_lambda", "pg_lr_lambda")) -> Figure:
+    """Expected best normalized score after k settings drawn at random from the grid (Dodge et al. 2019), with the
+    seed-bootstrap 95% band, per task: PPO against the one-epoch policy gradient on the same grid."""
+    envs = list(data["results"])
+    fig, axes = plt.subplots(1, max(1, len(envs)), figsize=(4.6 * max(1, len(envs)), 3.5), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        for k, name in enumerate(grids):
+            g = data["results"][env].get(name)
+            if g is None:
+                continue
+            ks = np.arange(1, len(g["expected_max"]) + 1)
+            ax.plot(ks, g["expected_max"], color=f"C{k}", label=f"{name} ({data['algorithms'][g['algorithm']].split(' (')[0]})")
+            ax.fill_between(ks, g["expected_max_ci"][0], g["expected_max_ci"][1], color=f"C{k}", alpha=0.2)
+        ax.axhline(1.0, color="green", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("settings tried at random, k")
+        ax.set_ylabel("expected best normalized score\n(0 random policy, 1 solved)", fontsize=8)
+        ax.set_title(env, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def plot_pendulum_story(data: dict[str, Any]) -> Figure:
-    """Final return of Pendulum-v1 with SB3's generic defaults vs the tuned classic-control defaults, per seed."""
-    story = data["pendulum"]
+    """Evaluation return of Pendulum-v1 with SB3's generic defaults vs the tuned classic-control defaults, per seed."""
+    story = data["story"]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for x, label in enumerate(("sb3_defaults", "tuned")):
-        finals = story[label]["final"]
-        ax.scatter([x] * len(finals), finals, s=40, zorder=3)
-        ax.bar(x, sum(finals) / len(finals), color=f"C{x}", alpha=0.4)
+        scores = [r["eval_return"] for r in story[label]["runs"] if not r["diverged"]]
+        ax.scatter([x] * len(scores), scores, s=30, zorder=3, color=f"C{x}")
+        ax.bar(x, sum(scores) / len(scores), color=f"C{x}", alpha=0.4)
     ax.set_xticks([0, 1], ["SB3 generic defaults", "tuned classic-control"])
-    ax.set_ylabel("final return (mean of last 20 episodes)")
-    ax.axhline(data["random_return"]["Pendulum-v1"], color="gray", ls="--", label="random policy")
-    ax.set_title(f"Pendulum-v1 after {story['steps']:,} env steps", fontsize=10)
+    ax.set_ylabel("evaluation return (10 deterministic episodes)", fontsize=8)
+    ax.axhline(data["random_returns"]["Pendulum-v1"], color="gray", ls="--", label="random policy")
+    ax.axhline(-200, color="green", ls=":", label="solved (−200)")
+    ax.set_title(f"Pendulum-v1 after {data['tasks']['Pendulum-v1']:,} env steps", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -92,7 +132,8 @@ def save_key_figures(outdir: Path) -> list[Path]:
     if sens.exists():
         data = json.loads(sens.read_text())
         written.append(_save(plot_sensitivity(data), outdir / "nb09_sensitivity_heatmaps.png"))
-        if "pendulum" in data:
+        written.append(_save(plot_expected_max(data), outdir / "nb09_expected_max.png"))
+        if data.get("story"):
             written.append(_save(plot_pendulum_story(data), outdir / "nb09_pendulum_defaults_vs_tuned.png"))
     if expl.exists():
         written.append(_save(plot_exploration(json.loads(expl.read_text())), outdir / "nb09_mountaincar_exploration.png"))
