@@ -61,7 +61,7 @@ def global_mean_std(x: Tensor, comm: LocalComm, dim: int | None = None) -> tuple
 
 
 def global_moments(x: Tensor, comm: LocalComm) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-feature mean, population variance and count of ``x`` (B, *shape) pooled over all processes (float64)."""
+    """Per-feature mean, population variance and count of ``x`` ``(B, *shape)`` pooled over all processes (float64)."""
     x64 = x.detach().double()
     n = torch.tensor(float(x64.shape[0]), dtype=torch.float64, device=x.device)
     flat = torch.cat([n.reshape(1), x64.sum(0).reshape(-1), x64.pow(2).sum(0).reshape(-1)])

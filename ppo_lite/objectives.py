@@ -5,14 +5,14 @@ tensors gives K agents' losses at once, :mod:`ppo_lite.batched`; coefficients th
 
 With :math:`r_i(\theta) = \pi_\theta(a_i|s_i)/\pi_{old}(a_i|s_i) = \exp(\log\pi_\theta - \log\pi_{old})`:
 
-==================  ==================================================================================
-``pg_loss``         :math:`-\hat{\mathbb E}[\log\pi_\theta(a|s)\, \hat A]`  (REINFORCE / vanilla PG)
-``surrogate_loss``  :math:`-\hat{\mathbb E}[r(\theta) \hat A]`  (importance-weighted, no constraint)
-``clipped_loss``    :math:`-\hat{\mathbb E}[\min(r \hat A,\ \mathrm{clip}(r, 1-\epsilon, 1+\epsilon) \hat A)]`  (PPO v2)
-``kl_penalty_loss`` :math:`-\hat{\mathbb E}[r \hat A] + c\, \widehat{\mathrm{KL}}(\pi_{old}\|\pi_\theta)`  (PPO v1)
-``value_loss``      :math:`\tfrac12 \hat{\mathbb E}[(V - \hat R)^2]`, or its clipped (pessimistic) form
-``entropy_bonus``   :math:`\hat{\mathbb E}[\mathcal H(\pi_\theta(\cdot|s))]` (subtracted, times a coefficient)
-==================  ==================================================================================
+===================  ==================================================================================
+``pg_loss``          :math:`-\hat{\mathbb E}[\log\pi_\theta(a|s)\, \hat A]`  (REINFORCE / vanilla PG)
+``surrogate_loss``   :math:`-\hat{\mathbb E}[r(\theta) \hat A]`  (importance-weighted, no constraint)
+``clipped_loss``     :math:`-\hat{\mathbb E}[\min(r \hat A,\ \mathrm{clip}(r, 1-\epsilon, 1+\epsilon) \hat A)]`  (PPO v2)
+``kl_penalty_loss``  :math:`-\hat{\mathbb E}[r \hat A] + c\, \widehat{\mathrm{KL}}(\pi_{old}\|\pi_\theta)`  (PPO v1)
+``value_loss``       :math:`\tfrac12 \hat{\mathbb E}[(V - \hat R)^2]`, or its clipped (pessimistic) form
+``entropy_bonus``    :math:`\hat{\mathbb E}[\mathcal H(\pi_\theta(\cdot|s))]` (subtracted, times a coefficient)
+===================  ==================================================================================
 
 At :math:`\theta = \theta_{old}` (r = 1) the first four have the same gradient, the policy gradient
 :math:`-\hat{\mathbb E}[\nabla\log\pi_\theta \hat A]` — the KL estimator used here has zero gradient there too.

@@ -8,7 +8,8 @@ Imports done by name at run time (``importlib.import_module``) are not seen. Thr
 (a) no import cycle among ppo_lite modules (a package ``__init__`` importing its own submodules is an ordinary
     edge, so a submodule importing back from that ``__init__`` closes a cycle);
 (b) a library module never imports a course module: the course is ``ppo_lite.plots*``, ``ppo_lite.widgets``,
-    ``ppo_lite.experiments*``, ``ppo_lite.exercises*`` and ``ppo_lite.course``; the library is everything else;
+    ``ppo_lite.experiments*``, ``ppo_lite.exercises*``, ``ppo_lite.course`` and ``ppo_lite.site*``; the library is
+    everything else;
 (c) no module imports another module's underscore-private name (``from ppo_lite.x import _y`` where ``_y`` is not
     a submodule; dunder names such as ``__path__`` are not private), the own package's ``__init__`` included.
 """
@@ -22,7 +23,7 @@ import pytest
 
 PACKAGE = "ppo_lite"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
-COURSE = ("plots", "widgets", "experiments", "exercises", "course")  # top-level parts of the package that are course
+COURSE = ("plots", "widgets", "experiments", "exercises", "course", "site")  # the package's top-level course parts
 
 
 @dataclass(frozen=True)
