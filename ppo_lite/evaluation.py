@@ -8,9 +8,10 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
+from torch import Tensor
 
 from .checkpoint import load_checkpoint
 from .config import PPOConfig
@@ -20,6 +21,7 @@ from .policies import ActorCritic
 
 if TYPE_CHECKING:  # annotations only: the trainers do not import this module
     from .batched import BatchedTrainer
+    from .envs import VecEnv
     from .trainer import Trainer
 
 
@@ -36,6 +38,28 @@ def load_policy(path: str | Path, device: str = "cpu") -> tuple[PPOConfig, Actor
     obs_norm = ObsNormalizer(net["obs_dim"], config.norm_obs, device=device)
     obs_norm.load_state_dict(ckpt["obs_norm"])
     return config, agent.to(device), obs_norm
+
+
+def one_episode_each(env: "VecEnv", act: Callable[[Tensor], Tensor], seed: int) -> Tensor:
+    """Reset ``env`` with ``seed``, then step it with ``act(obs) -> actions`` (Box actions clamped to the action
+    space) until every one of its envs has finished one episode; the returns of those episodes (CPU float tensor,
+    one per env). The loop of every evaluation here: each env contributes exactly one complete episode."""
+    obs = env.reset(seed=seed)
+    n = env.num_envs
+    returns = torch.full((n,), float("nan"))
+    finished = torch.zeros(n, dtype=torch.bool)
+    if not env.is_discrete:
+        space = env.single_action_space
+        low, high = torch.as_tensor(space.low, device=obs.device), torch.as_tensor(space.high, device=obs.device)
+    while not bool(finished.all()):
+        action = act(obs)
+        if not env.is_discrete:
+            action = torch.clamp(action, low, high)
+        obs, _, term, trunc, info = env.step(action)
+        done = (term | trunc).cpu() & ~finished
+        returns[done] = info["episode_return"].float().cpu()[done]
+        finished |= done
+    return returns
 
 
 @torch.no_grad()
@@ -55,19 +79,10 @@ def evaluate(
     if (env.obs_dim, env.act_dim) != (agent.obs_dim, agent.act_dim):
         raise ValueError(f"checkpoint {str(path)!r}: network shape does not match {config.env_id}")
     generator = torch.Generator(device=device).manual_seed(seed)
-    obs = env.reset(seed=seed)
-    returns = torch.full((episodes,), float("nan"))
-    finished = torch.zeros(episodes, dtype=torch.bool)
-    while not bool(finished.all()):
-        action, _ = agent.sample(obs_norm(obs), generator, deterministic=deterministic)
-        if not env.is_discrete:
-            space = env.single_action_space
-            action = torch.clamp(action, torch.as_tensor(space.low, device=device), torch.as_tensor(space.high, device=device))
-        obs, _, term, trunc, info = env.step(action)
-        done = (term | trunc).cpu() & ~finished
-        returns[done] = info["episode_return"].cpu()[done]
-        finished |= done
-    env.close()
+    try:
+        returns = one_episode_each(env, lambda obs: agent.sample(obs_norm(obs), generator, deterministic=deterministic)[0], seed)
+    finally:
+        env.close()
     return returns.tolist()
 
 
@@ -173,18 +188,7 @@ def evaluate_agents(trainer: "BatchedTrainer", episodes: int = 10, seed: int = 1
     env = make_env(cfg.env_id, K * episodes, trainer.device, cfg.backend, cfg.validate_actions)
     generator = torch.Generator(device=trainer.device).manual_seed(seed)
     try:
-        obs = env.reset(seed=seed)
-        returns = torch.full((K * episodes,), float("nan"))
-        finished = torch.zeros(K * episodes, dtype=torch.bool)
-        while not bool(finished.all()):
-            action, _ = trainer.net.sample(trainer.obs_norm(obs), generator, deterministic=deterministic)
-            if not env.is_discrete:
-                space = env.single_action_space
-                action = torch.clamp(action, torch.as_tensor(space.low, device=action.device), torch.as_tensor(space.high, device=action.device))
-            obs, _, term, trunc, info = env.step(action)
-            done = (term | trunc).cpu() & ~finished
-            returns[done] = info["episode_return"].float().cpu()[done]
-            finished |= done
+        returns = one_episode_each(env, lambda obs: trainer.net.sample(trainer.obs_norm(obs), generator, deterministic=deterministic)[0], seed)
     finally:
         env.close()
     return returns.reshape(K, episodes).tolist()
@@ -200,21 +204,16 @@ def random_policy_returns(env_id: str, episodes: int = 100, seed: int = 2_000_00
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
     env = make_env(env_id, episodes, "cpu", backend)
     generator = torch.Generator().manual_seed(seed)
+
+    def uniform(obs: Tensor) -> Tensor:
+        if env.is_discrete:
+            return torch.randint(0, env.act_dim, (episodes,), generator=generator)
+        space = env.single_action_space
+        low, high = torch.as_tensor(space.low), torch.as_tensor(space.high)
+        return low + (high - low) * torch.rand((episodes, env.act_dim), generator=generator)
+
     try:
-        env.reset(seed=seed)
-        returns = torch.full((episodes,), float("nan"))
-        finished = torch.zeros(episodes, dtype=torch.bool)
-        while not bool(finished.all()):
-            if env.is_discrete:
-                action = torch.randint(0, env.act_dim, (episodes,), generator=generator)
-            else:
-                space = env.single_action_space
-                low, high = torch.as_tensor(space.low), torch.as_tensor(space.high)
-                action = low + (high - low) * torch.rand((episodes, env.act_dim), generator=generator)
-            _, _, term, trunc, info = env.step(action)
-            done = (term | trunc).cpu() & ~finished
-            returns[done] = info["episode_return"].float().cpu()[done]
-            finished |= done
+        returns = one_episode_each(env, uniform, seed)
     finally:
         env.close()
     return returns.tolist()

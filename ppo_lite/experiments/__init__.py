@@ -159,3 +159,19 @@ def provenance_of_cells(cells: list[dict[str, Any]]) -> dict[str, Any]:
     return {"cell_commits": commits, "cell_machines": sorted({c["machine"] for c in cells}),
             "cell_dates": [min(c["date"] for c in cells), max(c["date"] for c in cells)] if cells else [],
             "provenance_note": note}
+
+
+def add_sweep_arguments(parser: Any, name: str) -> None:
+    """The options every resumable sweep takes: ``--name`` (of its files under figures/), ``--outdir``, ``--fresh``
+    (discard its cell log) and ``--no-progress``."""
+    parser.add_argument("--name", default=name, help="output name under figures/")
+    parser.add_argument("--outdir", default=None, help="write here instead of figures/ (tests)")
+    parser.add_argument("--fresh", action="store_true", help="discard the cell log and start over")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def refuse_unknown(kind: str, given: list[str], allowed: Any) -> None:
+    """Stop before any work if one of ``given`` is not ``allowed``, naming it and what is."""
+    for value in given:
+        if value not in allowed:
+            raise SystemExit(f"unknown {kind} {value!r}; use some of {tuple(allowed)}")

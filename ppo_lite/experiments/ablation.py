@@ -49,7 +49,7 @@ from .. import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from ..sweep import normalized_score, score_agents
-from . import FIGURES, CellLog, provenance_of_cells, write_results
+from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, write_results
 
 COMMAND = "python -m ppo_lite.experiments ablation"
 TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Acrobot-v1": 100_000, "Pendulum-v1": 100_000}
@@ -316,18 +316,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, default=len(FINAL_SEEDS), help="fresh seeds per corner (0..N-1)")
     parser.add_argument("--episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes per run")
     parser.add_argument("--max-cells", type=int, default=None, help="stop after computing this many cells")
-    parser.add_argument("--name", default="ablation", help="output name under figures/")
-    parser.add_argument("--outdir", default=None, help="write here instead of figures/ (tests)")
-    parser.add_argument("--fresh", action="store_true", help="discard the cell log and start over")
-    parser.add_argument("--no-progress", action="store_true")
+    add_sweep_arguments(parser, "ablation")
     ns = parser.parse_args(argv)
     # Refuse bad input before any training.
-    for e in ns.envs:
-        if e not in TASKS:
-            raise SystemExit(f"unknown task {e!r}; use some of {tuple(TASKS)}")
-    for o in ns.objectives:
-        if o not in OBJECTIVES:
-            raise SystemExit(f"unknown objective {o!r}; use some of {OBJECTIVES}")
+    refuse_unknown("task", ns.envs, TASKS)
+    refuse_unknown("objective", ns.objectives, OBJECTIVES)
     if ns.seeds < 2:
         raise SystemExit(f"--seeds must be >= 2 (intervals need two values), got {ns.seeds}")
     if any(s in range(ns.seeds) for s in ns.tuning_seeds):

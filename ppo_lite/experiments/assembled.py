@@ -82,7 +82,7 @@ def run_cell(env_id: str, objective: str, seeds: Sequence[int], total_steps: int
 
 def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (task, objective): mean/min final return over seeds, seeds solved, mean max KL."""
-    from .ablation import t_interval
+    from ..stats import t_interval
 
     rows = []
     keys: list[tuple[str, str]] = []

@@ -44,7 +44,7 @@ from .. import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from ..sweep import normalized_score, score_agents
-from . import FIGURES, CellLog, provenance_of_cells, write_results
+from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, write_results
 
 COMMAND = "python -m ppo_lite.experiments sensitivity"
 TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Pendulum-v1": 100_000}
@@ -223,17 +223,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds per cell")
     parser.add_argument("--episodes", type=int, default=EPISODES)
     parser.add_argument("--story-seeds", type=int, default=10, help="seeds of the SB3-defaults Pendulum story (0: skip)")
-    parser.add_argument("--name", default="sensitivity")
-    parser.add_argument("--outdir", default=None, help="write here instead of figures/ (tests)")
-    parser.add_argument("--fresh", action="store_true", help="discard the cell log and start over")
-    parser.add_argument("--no-progress", action="store_true")
+    add_sweep_arguments(parser, "sensitivity")
     ns = parser.parse_args(argv)
-    for e in ns.envs:
-        if e not in TASKS:
-            raise SystemExit(f"unknown task {e!r}; use some of {tuple(TASKS)}")
-    for g in ns.grids:
-        if g not in GRIDS:
-            raise SystemExit(f"unknown grid {g!r}; use some of {tuple(GRIDS)}")
+    refuse_unknown("task", ns.envs, TASKS)
+    refuse_unknown("grid", ns.grids, GRIDS)
     if ns.seeds < 2:
         raise SystemExit(f"--seeds must be >= 2 (intervals need two values), got {ns.seeds}")
     torch.set_num_threads(1)
