@@ -175,3 +175,21 @@ def refuse_unknown(kind: str, given: list[str], allowed: Any) -> None:
     for value in given:
         if value not in allowed:
             raise SystemExit(f"unknown {kind} {value!r}; use some of {tuple(allowed)}")
+
+
+def regeneration_command(command: str, argv: list[str], flags: tuple[str, ...] = ("--no-progress",),
+                         options: tuple[str, ...] = ("--max-cells",)) -> str:
+    """The command a resumable sweep's results file records: ``command`` with ``argv`` less what does not change
+    the results (progress bars, how many cells this invocation computed). Run as recorded, it resumes the log and
+    completes the file."""
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in flags:
+            continue
+        elif a in options:
+            skip = True
+        elif not any(a.startswith(o + "=") for o in options):
+            kept.append(a)
+    return " ".join([command, *kept])

@@ -49,7 +49,7 @@ from .. import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from ..sweep import normalized_score, score_agents
-from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, write_results
+from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments ablation"
 TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Acrobot-v1": 100_000, "Pendulum-v1": 100_000}
@@ -372,7 +372,7 @@ def main(argv: list[str]) -> int:
         "analysis": {m: _round_floats(analyze(cells, random_returns, m)) for m in ("eval_return", "auc")} if cells else {},
         "cells": [{k: v for k, v in c.items() if k != "protocol"} for c in cells],
     }
-    command = f"{COMMAND} {' '.join(argv)}".strip()
+    command = regeneration_command(COMMAND, argv)
     path = write_results(ns.name, data, time.perf_counter() - t0, command, outdir=ns.outdir)
     if cells:
         print(format_table(data["analysis"]["eval_return"]))

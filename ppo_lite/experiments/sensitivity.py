@@ -44,7 +44,7 @@ from .. import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from ..sweep import normalized_score, score_agents
-from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, write_results
+from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments sensitivity"
 TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Pendulum-v1": 100_000}
@@ -326,7 +326,7 @@ def main(argv: list[str]) -> int:
         "compute_seconds": round(sum(c["seconds"] for c in cells), 1),
         "complete": all(g in results.get(e, {}) for e in TASKS for g in GRIDS) and story is not None,
     }
-    command = f"{COMMAND} {' '.join(argv)}".strip()
+    command = regeneration_command(COMMAND, argv)
     path = write_results(ns.name, out, time.perf_counter() - t0, command, outdir=ns.outdir)
     print("verdict:", out["verdict"])
     print(f"wrote {path} ({out['compute_seconds']:.0f} s of compute in its cells)")
