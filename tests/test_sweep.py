@@ -71,3 +71,11 @@ def test_cell_log_resumes_by_key_and_protocol(tmp_path):
     assert all(len(c["git_commit"]) >= 40 or c["git_commit"] == "unknown" for c in cells)
     prov = provenance_of_cells(cells + [dict(cells[0], git_commit="0" * 40)])
     assert len(prov["cell_commits"]) == 2 and "2 commits" in prov["provenance_note"]
+
+
+def test_regeneration_command_drops_what_does_not_change_the_results():
+    from ppo_lite.experiments import regeneration_command
+
+    argv = ["--envs", "CartPole-v1", "--max-cells", "3", "--no-progress", "--seeds", "10", "--max-cells=2"]
+    assert regeneration_command("python -m ppo_lite.experiments ablation", argv) == \
+        "python -m ppo_lite.experiments ablation --envs CartPole-v1 --seeds 10"
