@@ -116,7 +116,8 @@ def test_scaling_end_to_end(figures):
 
 
 def test_every_experiment_has_a_result_figure(capsys):
-    assert set(RESULT_FIGURES) == set(experiments.available())
+    # verdicts only reads the results and prints a table: it writes no results file, so it has no figure
+    assert set(RESULT_FIGURES) == set(experiments.available()) - {"verdicts"}
     assert run_and_draw(["--help"]) == 0 and ", ".join(experiments.available()) in capsys.readouterr().out
 
 
