@@ -178,7 +178,7 @@ def refuse_unknown(kind: str, given: list[str], allowed: Any) -> None:
 
 
 def regeneration_command(command: str, argv: list[str], flags: tuple[str, ...] = ("--no-progress",),
-                         options: tuple[str, ...] = ("--max-cells",)) -> str:
+                         options: tuple[str, ...] = ("--max-cells", "--max-rows")) -> str:
     """The command a resumable sweep's results file records: ``command`` with ``argv`` less what does not change
     the results (progress bars, how many cells this invocation computed). Run as recorded, it resumes the log and
     completes the file."""

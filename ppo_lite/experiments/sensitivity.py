@@ -222,6 +222,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, default=None, help="env steps per run (default: per task, TASKS)")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds per cell")
     parser.add_argument("--episodes", type=int, default=EPISODES)
+    parser.add_argument("--max-rows", type=int, default=None, help="compute at most this many rows (0: only rewrite the file)")
     parser.add_argument("--story-seeds", type=int, default=10, help="seeds of the SB3-defaults Pendulum story (0: skip)")
     add_sweep_arguments(parser, "sensitivity")
     ns = parser.parse_args(argv)
@@ -255,7 +256,8 @@ def main(argv: list[str]) -> int:
                 and log.done(c["key"], protocol(env_id, grid, c["x"], c["ys"])) is not None for y in c["ys"]}
         for x in xs:
             missing = [y for y in ys if (x, y) not in have]
-            if missing and compute:
+            if missing and compute and (ns.max_rows is None or computed[0] < ns.max_rows):
+                computed[0] += 1
                 row = run_row(env_id, grid, x, missing, seeds, ns.steps, ns.episodes)
                 log.append(key(env_id, grid, x, missing), protocol(env_id, grid, x, missing), row)
                 print(f"{env_id} {grid} {GRIDS[grid]['x']}={x:g} {GRIDS[grid]['y']}={missing}: {row['seconds']:.0f} s", flush=True)
@@ -266,13 +268,17 @@ def main(argv: list[str]) -> int:
         return rows
 
     results: dict[str, dict[str, Any]] = {}
+    computed = [0]  # rows trained by this invocation (--max-rows)
     # Grid-major: the PPO and baseline lr x λ grids of every task (what the verdict compares) before the rest.
     jobs = [(e, g) for g in ns.grids for e in ns.envs]
     for env_id, grid in tqdm(jobs, desc="sensitivity", unit="grid", disable=ns.no_progress):
         xs, ys = list(GRIDS[grid]["xs"]), list(GRIDS[grid]["ys"])
         while True:  # train what is missing, then extend the grid while its best cell is on an edge
             rows = rows_of(env_id, grid, xs, ys, compute=True)
-            m = grid_metrics(cell_scores(rows, random_returns[env_id], env_id))
+            scores = cell_scores(rows, random_returns[env_id], env_id) if rows else {}
+            if len(scores) < len(xs) * len(ys):  # stopped by --max-rows: extend nothing on a partial grid
+                break
+            m = grid_metrics(scores)
             xs, ys, grew = extend(grid, xs, ys, tuple(m["best"]))
             if not grew:
                 break
@@ -282,7 +288,7 @@ def main(argv: list[str]) -> int:
         story_protocol = {"seeds": list(range(ns.story_seeds)), "steps": ns.steps or TASKS["Pendulum-v1"], "episodes": ns.episodes,
                           "sb3": SB3_DEFAULTS_PENDULUM}
         cell = log.done(story_key, story_protocol)
-        if cell is None:
+        if cell is None and (ns.max_rows is None or computed[0] < ns.max_rows):
             t = time.perf_counter()
             data = pendulum_story(list(range(ns.story_seeds)), story_protocol["steps"], ns.episodes)
             cell = log.append(story_key, story_protocol, {"story": data, "seconds": round(time.perf_counter() - t, 1)})
