@@ -76,16 +76,21 @@ def write_results(
     return path
 
 
+CODE_PATHS = ("ppo_lite", "pyproject.toml", "requirements.txt")
+"""What makes a result: a results file is "+uncommitted" when these differ from HEAD (not the figures or notebooks,
+which a sweep rewrites as it runs)."""
+
+
 def git_commit() -> str:
-    """The checkout's commit (``HEAD``), with ``+uncommitted`` when tracked files differ from it; ``unknown``
-    outside a git checkout. Every results file records it, so it can be told which code made it."""
+    """The checkout's commit (``HEAD``), with ``+uncommitted`` when tracked code (:data:`CODE_PATHS`) differs from
+    it; ``unknown`` outside a git checkout. Every results file records it, so it can be told which code made it."""
     import subprocess
 
     root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+uncommitted" if dirty else "")
