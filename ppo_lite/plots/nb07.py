@@ -124,7 +124,9 @@ def plot_curves(data: dict[str, Any], env_id: str, settings: tuple[str, ...] = (
             runs = [r for r in cell["runs"] if not r["diverged"]]
             steps = runs[0]["curve_steps"]
             curves = np.array([[np.nan if v is None else v for v in r["curve"]] for r in runs], dtype=float)
-            ax.plot(steps, np.nanmean(curves, axis=0), ls=ls, color=COLORS[o], label=f"{o}, {s} (lr {cell['lr']:g})")
+            seen = (~np.isnan(curves)).sum(axis=0)  # seeds with a finished episode by then (none at the first updates)
+            mean = np.where(seen > 0, np.nansum(curves, axis=0) / np.maximum(seen, 1), np.nan)
+            ax.plot(steps, mean, ls=ls, color=COLORS[o], label=f"{o}, {s} (lr {cell['lr']:g})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"smoothed training return, seed mean\n{UNITS.get(env_id, 'return')}", fontsize=8)
     ax.set_title(f"{env_id}: learning curves", fontsize=9)
