@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-
 from .batched import AGENT_FIELDS, AgentDiverged, BatchedConfig, BatchedTrainer
 from .config import SOLVED_THRESHOLDS, PPOConfig
 from .evaluation import evaluate_agents
