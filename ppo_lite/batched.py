@@ -444,6 +444,7 @@ class BatchedTrainer:
             self.controller.coef = torch.full((K,), float(base.kl_coef_init), device=self.device)
         self.histories = [History() for _ in range(K)]
         self.updates_done = 0
+        self.last_batch: dict[str, Tensor] | None = None  # the last update's batch (run_update)
         self.obs = self.env.reset(seed=self.stream_seed)
         self.obs_norm.update(self.obs)
 
@@ -492,6 +493,7 @@ class BatchedTrainer:
             "logp": agent_major(rollout.logp, K), "values": agent_major(rollout.values, K),
             "advantages": agent_major(advantages, K), "returns": agent_major(returns, K),
         }
+        self.last_batch = batch  # a reference until the next update, as Trainer.last_batch (agent-major: (K, B, ...))
         kl_coef = None if self.controller is None else self.controller.coef
         stats = batched_update(self.net, self.optimizer, batch, cfg, self.hp, self.generator, kl_coef)
         with torch.no_grad():

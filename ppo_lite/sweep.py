@@ -63,11 +63,14 @@ def score_agents(
     episodes: int = 10,
     eval_seed: int = EVAL_SEED,
     curve_points: int = 40,
+    series: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Train ``len(seeds)`` agents of ``base`` (agent k: ``seeds[k]`` and ``per_agent[name][k]``) as one batched
     computation, then score each (module docstring). One record per agent, in input order: ``seed``, its
     per-agent values, ``eval_return``, ``eval_returns`` (the episodes), ``auc``, ``final_train``, ``diverged``
-    (with ``diverged_at``, the trainer's message), a thinned learning curve (``curve_steps``, ``curve``)."""
+    (with ``diverged_at``, the trainer's message), a thinned learning curve (``curve_steps``, ``curve``), and
+    with ``series`` (names the trainer logs per update, e.g. ``"approx_kl"``) ``updates``: those figures at every
+    update, with ``env_steps`` and the smoothed ``return``, and ``steps_to_threshold`` (training return)."""
     per_agent = {k: [float(v) for v in vals] for k, vals in (per_agent or {}).items()}
     for name, vals in per_agent.items():
         if name not in AGENT_FIELDS:
@@ -89,7 +92,7 @@ def score_agents(
         except AgentDiverged as exc:
             lost = alive.pop(exc.agent)
             records[lost].update(diverged=True, diverged_at=str(exc), eval_return=None, eval_returns=None, auc=None,
-                                 final_train=None, curve_steps=[], curve=[])
+                                 final_train=None, curve_steps=[], curve=[], **({"updates": None, "steps_to_threshold": None} if series else {}))
             trainer.env.close()
             continue
         try:
@@ -105,8 +108,18 @@ def score_agents(
                 auc=_round(area_under_curve(smoothed)), final_train=_round(history.mean_return(20)),
                 curve_steps=steps, curve=curve,
             )
+            if series:
+                updates = {name: [_significant(v) for v in history[name]] for name in series}
+                updates.update(env_steps=[int(v) for v in history["env_steps"]], **{"return": [_round(v) for v in smoothed]})
+                records[k].update(updates=updates, steps_to_threshold=history.steps_to_threshold(
+                    SOLVED_THRESHOLDS.get(base.env_id, math.inf)))
         break
     return records
+
+
+def _significant(v: float, digits: int = 6) -> float | None:
+    """``v`` to ``digits`` significant digits (per-update figures such as a KL of 3e-4 keep their precision)."""
+    return None if v != v or math.isinf(v) else float(f"{v:.{digits}g}")
 
 
 def _round(v: float) -> float | None:

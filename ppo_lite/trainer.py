@@ -216,6 +216,7 @@ class Trainer:
         self.controller: AdaptiveBeta | DualDescent | None = make_kl_controller(config, self.device)
         self.history = History()
         self.counters = _Counters()
+        self.last_batch: dict[str, Tensor] | None = None  # the last update's flattened batch (run_update)
         self.timer = None  # hook for a ppo_lite.profiling.PhaseTimer: times each update's phases (notebook 08)
         if checkpoint is None:
             self.obs = self.env.reset(seed=self.rank_seed)
@@ -351,6 +352,9 @@ class Trainer:
         with self._phase("gae"):
             advantages, returns = compute_advantages(rollout, self.agent, cfg.gamma, cfg.gae_lambda)
         batch = flatten_rollout(rollout, advantages, returns)
+        # Kept (a reference, no copy) until the next update, for measurements on the batch the update trained on
+        # (the ratio after the update in ppo_lite.experiments.clip_eps).
+        self.last_batch = batch
         kl_coef = None if self.controller is None else self.controller.coef
         with self._phase("update"):
             stats = update(self.agent, self.optimizer, batch, cfg, self.generator, kl_coef, self.comm)

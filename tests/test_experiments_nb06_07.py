@@ -138,6 +138,20 @@ def test_assembled_end_to_end(tmp_path):
     assert all(v is None for v in by["clip"]["updates"]["kl_coef"])            # no controller for clip
     assert all(v is not None and v >= 0 for v in by["kl_dual"]["updates"]["kl_coef"])  # eta is traced
     assert len(by["kl_dual"]["updates"]["approx_kl"]) == 512 // 256
+    assert all(len(r["eval_returns"]) == 10 for r in data["runs"]) and data["complete"]
+    assert data["summary"][0]["eval_return_ci"][0] <= data["summary"][0]["eval_return"] <= data["summary"][0]["eval_return_ci"][1]
+    # a rerun computes nothing: every cell is in the log
+    lines = (tmp_path / "assembled.cells.jsonl").read_text().splitlines()
+    assert assembled.main(argv) == 0
+    assert (tmp_path / "assembled.cells.jsonl").read_text().splitlines() == lines
+
+
+def test_assembled_sweep_refuses_bad_input_before_training(tmp_path):
+    with pytest.raises(SystemExit, match="kl_fixed"):
+        assembled.main(["--objectives", "kl_fixed", "--outdir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--seeds"):
+        assembled.main(["--seeds", "1", "--outdir", str(tmp_path)])
+    assert not any(tmp_path.iterdir())
 
 
 def test_assembled_refuses_bad_input():

@@ -95,18 +95,22 @@ def test_render_png_is_png():
 
 
 # -- the data behind the sweep explorer (ppo_lite.experiments.clip_eps) -------------------------------------------
-def test_ratio_recorder_leaves_training_unchanged_and_measures_the_update():
+def test_ratio_measurement_leaves_training_unchanged_and_measures_the_update():
     from ppo_lite import PPOConfig, train
     from ppo_lite.experiments import clip_eps
 
     steps = 3 * 256
     measured = clip_eps.run_one("CartPole-v1", "0.2", seed=3, total_steps=steps)
     plain = train(PPOConfig.for_env("CartPole-v1", seed=3, clip_eps=0.2, total_steps=steps), progress=False)
+    u = measured["updates"]
     for key in ("env_steps", "approx_kl", "clip_frac"):
-        assert measured.updates[key] == plain[key]
-    dev, outside = measured.updates["ratio_max_dev"], measured.updates["frac_outside"]
+        assert u[key] == plain[key]
+    dev, outside = u["ratio_max_dev"], u["frac_outside"]
     assert len(dev) == len(plain) and all(d > 0 for d in dev)
     assert all((f > 0) == (d > 0.2) for d, f in zip(dev, outside))
+    # the two sides of the band split the samples outside it (A = 0 exactly, in neither, does not occur here)
+    for f, c, o in zip(outside, u["frac_outside_clipped_side"], u["frac_outside_free_side"]):
+        assert c + o == pytest.approx(f, abs=1e-9)
 
 
 def test_annealed_eps_and_bad_settings():
