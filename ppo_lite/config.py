@@ -227,9 +227,11 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 SOLVED_THRESHOLDS: dict[str, float] = {
     "CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "LunarLanderContinuous-v3": 200.0,
+    "MountainCar-v0": -110.0, "LunarLander-v3": 200.0,
 }
-"""Mean return of the last 20 episodes at which the course calls a task solved (CartPole's 475 is gymnasium's
-``reward_threshold``; the others are the usual ones of the zoo and CleanRL reports)."""
+"""Mean return of the last 20 episodes at which the course calls a task solved (CartPole's 475, MountainCar's −110
+and LunarLander's 200 are gymnasium's ``reward_threshold``; the others are the usual ones of the zoo and CleanRL
+reports)."""
 # rl-baselines3-zoo's LunarLander-v2 settings (hyperparams/ppo.yml; v3 is the same task with bug fixes): 16 envs x
 # 1024 steps, minibatches of 64, 4 epochs, γ 0.999, λ 0.98, entropy 0.01, SB3's constant lr 3e-4, no value clipping.
 _ZOO_LUNAR_LANDER = dict(

@@ -29,6 +29,7 @@ class ResultFigure:
 RESULT_FIGURES: dict[str, ResultFigure] = {
     "clip_eps": ResultFigure(nb05.plot_sweep_summary),  # notebook 05
     "assembled": ResultFigure(nb06.plot_assembled),  # notebook 06
+    "benchmark": ResultFigure(nb06.plot_benchmark),  # notebook 06 (against published numbers)
     "ablation": ResultFigure(nb07.plot_ablation),  # notebook 07 (evaluation returns per corner)
     "scaling": ResultFigure(nb08.plot_scaling, dpi=120),  # notebook 08
     "sensitivity": ResultFigure(nb09.plot_sensitivity, dpi=120),  # notebook 09

@@ -108,3 +108,46 @@ def save_key_figures(outdir: Path) -> list[Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     figs = {"nb06_assembled": plot_assembled(load_results()), "nb06_lr_diagnostics": plot_diagnostics(lr_demo())}
     return save_figures({f"{name}.png": fig for name, fig in figs.items()}, outdir)
+
+
+VARIANT_STYLE = {"ppo": ("tab:blue", "PPO (library defaults)"), "pg": ("tab:red", "PG, 1 epoch (A2C-like)"),
+                 "ppo_zoo": ("tab:purple", "PPO (zoo's tuned settings)")}
+
+
+def plot_benchmark(data: dict[str, Any]) -> Figure:
+    """The benchmark (``figures/benchmark.json``): per task, the learning curves (seed mean of the smoothed training
+    return) and each seed's evaluation return with the mean and 95% t-interval, beside the published numbers
+    (dashed: rl-baselines3-zoo's PPO, dotted: its A2C)."""
+    envs = [e for e in data["tasks"] if any(r["env_id"] == e for r in data["summary"])]
+    fig, axes = plt.subplots(2, max(1, len(envs)), figsize=(3.3 * max(1, len(envs)), 6.4), squeeze=False)
+    for col, env_id in enumerate(envs):
+        top, bottom = axes[0][col], axes[1][col]
+        rows = [r for r in data["summary"] if r["env_id"] == env_id]
+        for x, row in enumerate(rows):
+            color, label = VARIANT_STYLE.get(row["variant"], ("gray", row["variant"]))
+            cell = next(c for c in data["cells"] if c["runs"][0]["env_id"] == env_id and c["runs"][0]["variant"] == row["variant"])
+            runs = [r for r in cell["runs"] if not r["diverged"]]
+            steps = runs[0]["curve_steps"]
+            mean = [sum(v for v in vals if v is not None) / max(1, sum(v is not None for v in vals))
+                    if any(v is not None for v in vals) else math.nan for vals in zip(*(r["curve"] for r in runs))]
+            top.plot(steps, mean, color=color, label=label)
+            bottom.scatter([x] * len(row["per_seed"]), row["per_seed"], color=color, s=14, alpha=0.6)
+            lo, hi = row["ci"]
+            bottom.errorbar([x + 0.15], [row["eval_return"]], yerr=[[row["eval_return"] - lo], [hi - row["eval_return"]]],
+                            fmt="o", color=color, capsize=3)
+        for p in data["published"][env_id]:
+            if p["source"].startswith("rl-baselines3-zoo"):
+                style = "--" if p["algorithm"] == "PPO" else ":"
+                for ax in (top, bottom):
+                    ax.axhline(p["mean"], color="k", ls=style, lw=1, label=f"zoo {p['algorithm']} ({p['budget'] // 1000}k)" if ax is top else None)
+        top.set_title(env_id, fontsize=10)
+        top.set_xlabel("environment steps")
+        bottom.set_xticks(range(len(rows)), [r["variant"] for r in rows])
+        bottom.set_xlabel("variant")
+        top.grid(alpha=0.3)
+        bottom.grid(alpha=0.3)
+        top.legend(fontsize=6)
+    axes[0][0].set_ylabel("training return\n(mean of last 20 episodes)")
+    axes[1][0].set_ylabel("evaluation return\n(10 deterministic episodes)")
+    fig.tight_layout()
+    return fig
