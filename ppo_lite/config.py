@@ -253,6 +253,10 @@ def env_family(env_id: str) -> str:
         return "classic_discrete"
     if env_id in _CLASSIC_CONTINUOUS:
         return "classic_continuous"
+    from .envs.deep_sea import deep_sea_size
+
+    if deep_sea_size(env_id) is not None:  # ppo_lite's own exploration task (notebook 09): CartPole's small batches
+        return "classic_discrete"
     import gymnasium as gym
 
     from .envs import check_env_id

@@ -166,35 +166,45 @@ class CountBonus(_RewardWrapper):
     r"""Adds :math:`\beta/\sqrt{n(c(s'))}` to each reward, counting visits to the cells of a ``bins``-per-dimension
     grid over the observation box (module docstring); one count table per group of ``num_envs // num_groups`` envs.
 
-    ``low`` / ``high`` default to the observation space's bounds, which must then be finite.
+    ``low`` / ``high`` default to the observation space's bounds, which must then be finite. ``cells = (cell_of,
+    num_cells)`` replaces the grid with the env's own cells: ``cell_of`` maps observations (n, obs_dim) to indices in
+    ``[0, num_cells)`` (for DeepSea's one-hot grid, :meth:`ppo_lite.envs.deep_sea.DeepSea.cell_index` and N² + 1).
     """
 
     def __init__(
         self, env: VecEnv, beta: float = 0.1, bins: int = 16, num_groups: int = 1,
         low: Tensor | None = None, high: Tensor | None = None,
+        cells: tuple[Callable[[Tensor], Tensor], int] | None = None,
     ) -> None:
         super().__init__(env)
         if not beta >= 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
+        if cells is not None:  # the env names its own cells (a one-hot grid such as DeepSea's: DeepSea.cell_index)
+            self.cell_of, num_cells = cells
+            self._setup_counts(beta, num_groups, num_cells, bins=0)
+            return
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
             raise ValueError(f"bins must be a positive int, got {bins!r}")
-        if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1 or env.num_envs % num_groups:
-            raise ValueError(f"num_groups must be a positive int dividing num_envs={env.num_envs}, got {num_groups!r}")
         space = env.single_observation_space
         self.low = torch.as_tensor(space.low if low is None else low, dtype=torch.float32, device=env.device)
         self.high = torch.as_tensor(space.high if high is None else high, dtype=torch.float32, device=env.device)
         if not (torch.isfinite(self.low).all() and torch.isfinite(self.high).all()) or not (self.high > self.low).all():
             raise ValueError(f"{env.env_id}: CountBonus needs finite low < high for every dimension; got low={self.low.tolist()}, "
                              f"high={self.high.tolist()} (pass low= and high= for unbounded observations)")
+        self.cell_of = lambda o: discretize(o, self.low, self.high, self.bins)
+        self._setup_counts(beta, num_groups, bins ** env.obs_dim, bins)
+
+    def _setup_counts(self, beta: float, num_groups: int, num_cells: int, bins: int) -> None:
+        if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1 or self.env.num_envs % num_groups:
+            raise ValueError(f"num_groups must be a positive int dividing num_envs={self.env.num_envs}, got {num_groups!r}")
         self.beta, self.bins, self.num_groups = float(beta), bins, num_groups
-        num_cells = bins ** env.obs_dim
-        self.counts = torch.zeros(num_groups * num_cells, dtype=torch.int64, device=env.device)
+        self.counts = torch.zeros(num_groups * num_cells, dtype=torch.int64, device=self.env.device)
         # Flat index of (group, cell): group g's table is counts[g * num_cells : (g+1) * num_cells].
-        self._offset = (torch.arange(env.num_envs, device=env.device) // (env.num_envs // num_groups)) * num_cells
+        self._offset = (torch.arange(self.env.num_envs, device=self.env.device) // (self.env.num_envs // num_groups)) * num_cells
         self.num_cells = num_cells
 
     def _reward(self, reward, terminated, truncated, info, obs):
-        where = self._offset + discretize(info["final_obs"], self.low, self.high, self.bins)
+        where = self._offset + self.cell_of(info["final_obs"])
         self.counts.index_add_(0, where, torch.ones_like(where))  # visits of this step count (several envs may share a cell)
         return reward + count_bonus(self.counts[where], self.beta).to(reward.dtype)
 

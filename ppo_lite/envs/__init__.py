@@ -2,7 +2,7 @@
 
 ``make_env(env_id, num_envs, device, backend)``: ``backend="torch"`` uses the batched-tensor implementation
 in :mod:`ppo_lite.envs.classic` (CartPole-v1, Acrobot-v1, MountainCar-v0, MountainCarContinuous-v0,
-Pendulum-v1); ``"gymnasium"`` wraps gymnasium's own env; ``"auto"`` takes torch where it exists.
+Pendulum-v1) and :mod:`ppo_lite.envs.deep_sea` (``DeepSea{N}-v0``, no gymnasium counterpart); ``"gymnasium"`` wraps gymnasium's own env; ``"auto"`` takes torch where it exists.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import gymnasium as gym
 import torch
 
 from .base import VecEnv, check_action_values, check_actions, check_spaces
+from .deep_sea import DeepSea, deep_sea_id, deep_sea_size
 from .gym_adapter import GymVecEnv
 
 BACKENDS = ("auto", "torch", "gymnasium")
@@ -28,7 +29,7 @@ def torch_env_ids() -> tuple[str, ...]:
 
 def check_env_id(env_id: str) -> None:
     """Raise a clear error for an env id gymnasium does not know."""
-    if env_id in torch_env_ids():
+    if env_id in torch_env_ids() or deep_sea_size(env_id) is not None:
         return
     if env_id not in gym.registry:
         close = [k for k in gym.registry if k.lower().startswith(env_id.split("-")[0].lower()[:4])][:5]
@@ -53,6 +54,11 @@ def make_env(
     if not isinstance(num_envs, int) or num_envs < 1:
         raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
     check_env_id(env_id)
+    size = deep_sea_size(env_id)
+    if size is not None:
+        if backend == "gymnasium":
+            raise ValueError(f"{env_id!r} exists only as a torch env (ppo_lite.envs.deep_sea); use backend='torch' or 'auto'")
+        return DeepSea(size, num_envs=num_envs, device=device, validate_actions=validate_actions, **kwargs)
     if backend in ("auto", "torch") and env_id in torch_env_ids():
         from .classic import TORCH_ENVS
 
@@ -62,4 +68,4 @@ def make_env(
     return GymVecEnv(env_id, num_envs, device=device, validate_actions=validate_actions, **kwargs)
 
 
-__all__ = ["VecEnv", "GymVecEnv", "make_env", "check_env_id", "check_actions", "check_action_values", "check_spaces", "torch_env_ids", "BACKENDS"]
+__all__ = ["VecEnv", "GymVecEnv", "DeepSea", "deep_sea_id", "deep_sea_size", "make_env", "check_env_id", "check_actions", "check_action_values", "check_spaces", "torch_env_ids", "BACKENDS"]
