@@ -113,3 +113,41 @@ def test_count_bonus_counts_the_grid_cells():
     counts = env.group_counts()
     assert counts.shape == (2, size * size + 1) and counts.sum(1).tolist() == [size, size]  # one visit per step, per agent
     assert counts[:, size * size].tolist() == [1, 1]                                         # the terminal cell, once
+
+
+# -- the study of notebook 09 (ppo_lite.experiments.deep_sea) ------------------------------------------------------
+def test_column_potential_and_largest_solved():
+    from ppo_lite.experiments import deep_sea as study
+
+    env = DeepSea(5, 3)
+    env.reset(seed=0)
+    env.state = torch.tensor([[2.0, 1.0], [4.0, 4.0], [5.0, 3.0]])  # the last one is past the bottom row
+    phi = study.column_potential(5)(env._observe(env.state))
+    assert phi.tolist() == [1.0, 4.0, 0.0]
+    rows = [{"variant": "ppo", "size": n, "solved": s, "seeds": 5} for n, s in ((4, 5), (6, 3), (8, 1), (10, 4))]
+    assert study.largest_solved(rows, "ppo") == 6           # the first size below half stops the count
+    assert study.largest_solved([dict(r, solved=0) for r in rows], "ppo") is None
+    assert study.clopper_pearson(0, 5)[0] == 0.0 and study.clopper_pearson(5, 5)[1] == 1.0
+    lo, hi = study.clopper_pearson(3, 5)
+    assert lo < 0.6 < hi and hi - lo > 0.5                  # five seeds say little: the interval is wide
+
+
+def test_deep_sea_study_end_to_end_resumes(tmp_path):
+    import json
+
+    from ppo_lite.experiments import deep_sea as study
+
+    argv = ["--sizes", "3", "5", "--episodes", "120", "--seeds", "2", "--beta-grid", "0.03", "0.3", "--tuning-size", "3",
+            "--outdir", str(tmp_path), "--no-progress"]
+    assert study.main(argv + ["--max-cells", "3"]) == 0
+    data = json.loads((tmp_path / "deep_sea.json").read_text())
+    assert data["beta"] in (0.03, 0.3) and data["cells_done"] == 3 and not data["complete"]
+    assert study.main(argv) == 0
+    data = json.loads((tmp_path / "deep_sea.json").read_text())
+    assert data["complete"] and data["cells_done"] == 8 and "git_commit" in data["meta"]
+    assert {(r["variant"], r["size"]) for r in data["summary"]} == {(v, n) for v in study.VARIANTS for n in (3, 5)}
+    assert all(r["beta"] == data["beta"] for r in data["summary"] if r["variant"] == "count_bonus")
+    lines = (tmp_path / "deep_sea.cells.jsonl").read_text().splitlines()
+    assert study.main(argv) == 0 and (tmp_path / "deep_sea.cells.jsonl").read_text().splitlines() == lines
+    with pytest.raises(SystemExit, match="sizes"):
+        study.main(["--sizes", "1", "--outdir", str(tmp_path)])

@@ -34,6 +34,7 @@ RESULT_FIGURES: dict[str, ResultFigure] = {
     "scaling": ResultFigure(nb08.plot_scaling, dpi=120),  # notebook 08
     "sensitivity": ResultFigure(nb09.plot_sensitivity, dpi=120),  # notebook 09
     "exploration": ResultFigure(nb09.plot_exploration, dpi=120),  # notebook 09
+    "deep_sea": ResultFigure(nb09.plot_deep_sea, dpi=120),  # notebook 09 (exploration that scales with N)
 }
 
 

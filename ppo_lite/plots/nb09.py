@@ -144,3 +144,40 @@ def _save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+DEEP_SEA_STYLE = {"ppo": ("tab:blue", "PPO"), "count_bonus": ("tab:orange", "PPO + count bonus"),
+                  "shaping": ("tab:green", "PPO + shaping (Φ = column)")}
+
+
+def plot_deep_sea(data: dict[str, Any]) -> Figure:
+    """DeepSea (``figures/deep_sea.json``): against the size N, the share of seeds whose final policy reaches the
+    treasure (Clopper-Pearson 95%), and the share of training episodes that reached it; the random policy's
+    :math:`2^{-N}` for scale."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for k, variant in enumerate(data["variants"]):
+        rows = sorted((r for r in data["summary"] if r["variant"] == variant), key=lambda r: r["size"])
+        if not rows:
+            continue
+        color, label = DEEP_SEA_STYLE.get(variant, ("gray", variant))
+        if variant == "count_bonus" and data.get("beta") is not None:
+            label += f" (β = {data['beta']:g})"
+        sizes = [r["size"] + 0.15 * (k - 1) for r in rows]
+        share = [r["solved"] / r["seeds"] for r in rows]
+        err = [[s - r["solved_ci"][0] for s, r in zip(share, rows)], [r["solved_ci"][1] - s for s, r in zip(share, rows)]]
+        axes[0].errorbar(sizes, share, yerr=err, fmt="o-", color=color, capsize=3, label=label)
+        axes[1].plot([r["size"] for r in rows], [max(r["train_success"], 1e-5) for r in rows], "o-", color=color, label=label)
+    sizes = sorted({r["size"] for r in data["summary"]})
+    if sizes:
+        axes[1].plot(sizes, [2.0 ** -n for n in sizes], "k:", label=r"random policy, $2^{-N}$")
+    axes[0].set_ylabel(f"seeds solved (of {len(data['seeds'])})\n(deterministic policy reaches the treasure)")
+    axes[0].set_ylim(-0.05, 1.05)
+    axes[1].set_ylabel("share of training episodes\nthat reached the treasure")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("DeepSea size N (steps per episode)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"DeepSea, {data['episodes']:,} training episodes per agent", fontsize=10)
+    fig.tight_layout()
+    return fig
