@@ -82,7 +82,8 @@ def plot_sweep_summary(results: dict[str, Any]) -> Figure:
     for row, env_id in zip(axes, envs):
         for x, label in enumerate(labels):
             runs = [r for r in results["runs"] if r["env_id"] == env_id and r["label"] == label]
-            row[0].scatter([x] * len(runs), [r["final_return"] for r in runs], color="C0", s=18)
+            scores = [r.get("eval_return", r["final_return"]) for r in runs]  # evaluation return where the sweep has it
+            row[0].scatter([x] * len(runs), scores, color="C0", s=18)
             dev_max = [max(r["updates"]["ratio_max_dev"]) for r in runs]
             dev_med = [sorted(r["updates"]["ratio_max_dev"])[len(r["updates"]["ratio_max_dev"]) // 2] for r in runs]
             row[1].scatter([x] * len(runs), dev_med, color="C1", s=18, label="median over updates" if x == 0 else None)
@@ -90,16 +91,26 @@ def plot_sweep_summary(results: dict[str, Any]) -> Figure:
             eps = [r["updates"]["clip_eps"][0] for r in runs]
             if label != "none":
                 row[1].hlines(eps[0], x - 0.3, x + 0.3, color="k", lw=1.5, label=r"$\epsilon$ (start)" if x == 0 else None)
-            frac = [sum(r["updates"]["frac_outside"]) / len(r["updates"]["frac_outside"]) for r in runs]
-            row[2].scatter([x] * len(runs), frac, color="C2", s=18)
+            def mean_of(r: dict[str, Any], key: str) -> float:
+                return sum(r["updates"][key]) / len(r["updates"][key])
+
+            if "frac_outside_clipped_side" in runs[0]["updates"]:  # split by the side of the band
+                row[2].scatter([x - 0.12] * len(runs), [mean_of(r, "frac_outside_clipped_side") for r in runs], color="C3", s=14,
+                               label="clipped side" if x == 0 else None)
+                row[2].scatter([x + 0.12] * len(runs), [mean_of(r, "frac_outside_free_side") for r in runs], color="C2", s=14,
+                               label="other side" if x == 0 else None)
+            else:
+                row[2].scatter([x] * len(runs), [mean_of(r, "frac_outside") for r in runs], color="C2", s=18)
         for ax in row:
             ax.set_xticks(range(len(labels)), labels)
             ax.set_xlabel(r"setting (clip $\epsilon$, no clip, annealed)")
-        row[0].set_ylabel(f"{env_id}: final return\n(mean of last 20 episodes)")
+        row[0].set_ylabel(f"{env_id}: evaluation return\n(10 deterministic episodes)")
         row[1].set_ylabel(r"per-update max $|r-1|$ after the update")
         row[1].set_yscale("log")
         row[1].legend(fontsize=8)
         row[2].set_ylabel(r"mean fraction with $|r-1|>\epsilon$" + "\n(none: ε = 0.2)")
+        if row[2].get_legend_handles_labels()[0]:
+            row[2].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
