@@ -150,16 +150,21 @@ def test_missing_and_old_format_files_mark_the_evidence_without_crashing(tmp_pat
     assert "old format" in rows["hacks_not_objective"]["experiment"] and "before issue 14" in rows["hard_to_tune"]["why"]
 
 
-def test_clip_sweep_counts_as_complete_only_with_a_recorded_commit(tmp_path):
+def test_clip_sweep_counts_as_complete_only_with_a_recorded_commit_and_paired_seeds(tmp_path):
     shutil.copy(FIGURES / "clip_eps.json", tmp_path / "clip_eps.json")
     rows = _rows(tmp_path)
-    assert not rows["ppo_v2"]["evidence_complete"] and "issue 15" in rows["ppo_v2"]["why"]
-    data = json.loads((tmp_path / "clip_eps.json").read_text())
-    data["meta"]["git_commit"] = "0" * 40
-    (tmp_path / "clip_eps.json").write_text(json.dumps(data))
-    rows = _rows(tmp_path)
     assert rows["ppo_v2"]["evidence_complete"] and rows["too_large_updates"]["evidence_complete"]
-    assert "issue 15" not in rows["ppo_v2"]["why"]
+    assert "regenerate" not in rows["ppo_v2"]["why"]
+    data = json.loads((tmp_path / "clip_eps.json").read_text())
+    for tamper in ("commit", "pairing"):
+        bad = json.loads(json.dumps(data))
+        if tamper == "commit":
+            del bad["meta"]["git_commit"]
+        else:
+            bad["paired"][next(iter(bad["paired"]))] = False
+        (tmp_path / "clip_eps.json").write_text(json.dumps(bad))
+        rows = _rows(tmp_path)
+        assert not rows["ppo_v2"]["evidence_complete"] and "regenerate" in rows["ppo_v2"]["why"], tamper
 
 
 def test_the_committed_results_give_a_table(capsys):
