@@ -46,6 +46,7 @@ TUNING_SEEDS = (100, 101)
 TUNING_SIZE = 10
 BETA_GRID = (0.01, 0.03, 0.1, 0.3)
 VARIANTS = ("ppo", "count_bonus", "shaping")
+DEEP_SEA_NAMES = {"ppo": "PPO", "count_bonus": "PPO + count bonus", "shaping": "PPO + column shaping"}
 SUCCESS = 0.5
 """An episode whose return exceeds this found the treasure (the best return without it is 0)."""
 
