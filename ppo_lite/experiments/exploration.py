@@ -88,7 +88,7 @@ def _running_mean(returns: list[float], ends: list[float], at: list[float], last
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="env steps per agent")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
