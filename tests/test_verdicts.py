@@ -182,3 +182,31 @@ def test_the_committed_results_give_a_table(capsys):
 def test_refuses_a_folder_that_is_not_there(tmp_path):
     with pytest.raises(ValueError, match="nowhere"):
         verdicts.verdict_table(tmp_path / "nowhere")
+
+
+def _benchmark_file(folder: Path, ppo: dict[str, list[float]], pg: dict[str, list[float]], complete: bool = True) -> None:
+    """A benchmark.json with the given per-seed evaluation returns (its summary and calls as the benchmark computes them)."""
+    from ppo_lite.experiments import benchmark
+
+    cells = [{"runs": [{"env_id": e, "variant": v, "eval_return": x, "final_train": x, "steps_to_threshold": None,
+                        "diverged": False} for x in xs], "seconds": 1.0, "protocol": {"config": {"total_steps": 1000}}}
+             for v, table in (("ppo", ppo), ("pg", pg)) for e, xs in table.items()]
+    rows = benchmark.summarize(cells)
+    data = {"meta": {"command": benchmark.COMMAND, "git_commit": "0" * 40}, "complete": complete, "cells_done": len(cells),
+            "cells_expected": len(cells) + (0 if complete else 1),
+            "published": {e: [vars(p) for p in ps] for e, ps in benchmark.PUBLISHED.items()},
+            "summary": rows, "ppo_vs_pg": benchmark.compare(rows)}
+    (folder / "benchmark.json").write_text(json.dumps(data))
+
+
+def test_benchmark_rows_follow_the_file_and_flip_with_the_data(tmp_path):
+    good = {"CartPole-v1": [500.0, 499.0, 500.0, 498.0, 500.0], "Pendulum-v1": [-170.0, -150.0, -190.0, -160.0, -180.0]}
+    weak = {"CartPole-v1": [120.0, 150.0, 90.0, 200.0, 130.0], "Pendulum-v1": [-1100.0, -1200.0, -1150.0, -1050.0, -1250.0]}
+    _benchmark_file(tmp_path, ppo=good, pg=weak)
+    rows = _rows(tmp_path)
+    assert rows["sota"]["verdict"] == "holds with a qualification" and "CartPole-v1" in rows["sota"]["why"]
+    assert rows["impressive"]["verdict"] == "holds" and rows["impressive"]["evidence_complete"]
+    _benchmark_file(tmp_path, ppo=weak, pg=good, complete=False)  # the data flip: the baseline wins, PPO misses the zoo
+    rows = _rows(tmp_path)
+    assert rows["sota"]["verdict"] == "does not hold" and rows["impressive"]["verdict"] == "does not hold"
+    assert not rows["impressive"]["evidence_complete"] and "partial" in rows["impressive"]["why"]
