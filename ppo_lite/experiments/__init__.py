@@ -166,6 +166,39 @@ def provenance_of_cells(cells: list[dict[str, Any]]) -> dict[str, Any]:
             "provenance_note": note}
 
 
+def open_cell_log(ns: Any) -> CellLog:
+    """The cell log of a sweep parsed with :func:`add_sweep_arguments`: ``<outdir>/<name>.cells.jsonl``, emptied first
+    with ``--fresh``. Sets torch to one thread, as every sweep's numbers are measured."""
+    import torch
+
+    torch.set_num_threads(1)
+    log = CellLog((FIGURES if ns.outdir is None else Path(ns.outdir)) / f"{ns.name}.cells.jsonl")
+    if ns.fresh and log.path.exists():
+        log.path.unlink()
+    return log
+
+
+def compute_missing(log: CellLog, cells: list[tuple[str, dict[str, Any], Any]], max_cells: int | None, desc: str,
+                    progress: bool = True) -> int:
+    """Compute, in order, each ``(key, protocol, compute)`` whose key the log lacks for that protocol, appending each
+    result (``compute()``, a dict with ``runs`` and ``seconds``) the moment it is done; stop after ``max_cells``.
+    Prints one line per computed cell (mean evaluation return of its runs). Returns how many were computed."""
+    from tqdm.auto import tqdm
+
+    computed = 0
+    for key, protocol, compute in tqdm(cells, desc=desc, unit="cell", disable=not progress):
+        if log.done(key, protocol) is not None:
+            continue
+        if max_cells is not None and computed >= max_cells:
+            break
+        cell = compute()
+        log.append(key, protocol, cell)
+        computed += 1
+        evals = [r["eval_return"] for r in cell["runs"] if not r.get("diverged")]
+        print(f"{key}: eval {sum(evals) / max(1, len(evals)):.1f} over {len(evals)} seeds ({cell['seconds']:.0f} s)", flush=True)
+    return computed
+
+
 def add_sweep_arguments(parser: Any, name: str) -> None:
     """The options every resumable sweep takes: ``--name`` (of its files under figures/), ``--outdir``, ``--fresh``
     (discard its cell log) and ``--no-progress``."""

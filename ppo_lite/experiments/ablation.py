@@ -39,17 +39,15 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from .. import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from ..sweep import normalized_score, score_agents
-from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments ablation"
 TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Acrobot-v1": 100_000, "Pendulum-v1": 100_000}
@@ -327,11 +325,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"--tuning-seeds {ns.tuning_seeds} overlap the fresh seeds 0..{ns.seeds - 1}: tune on other seeds")
     if not ns.lr_grid or any(not lr > 0 for lr in ns.lr_grid):
         raise SystemExit(f"--lr-grid must be positive learning rates, got {ns.lr_grid}")
-    torch.set_num_threads(1)
-    outdir = FIGURES if ns.outdir is None else Path(ns.outdir)
-    log = CellLog(outdir / f"{ns.name}.cells.jsonl")
-    if ns.fresh and log.path.exists():
-        log.path.unlink()
+    log = open_cell_log(ns)
     random_returns = {e: float(np.mean(random_policy_returns(e, 100))) for e in TASKS}
     final_seeds = list(range(ns.seeds))
     from tqdm.auto import tqdm

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
-import torch
 
 from ..config import PPOConfig
 from ..sweep import score_agents
-from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import add_sweep_arguments, compute_missing, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 OBJECTIVES = ("clip", "kl_adaptive", "kl_dual")
 TASKS: dict[str, dict[str, Any]] = {
@@ -129,25 +127,10 @@ def main(argv: list[str]) -> int:
         protocols = {(e, o): cell_protocol(e, o, ns.steps, seeds, ns.episodes) for e in ns.envs for o in ns.objectives}
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    torch.set_num_threads(1)
-    outdir = FIGURES if ns.outdir is None else Path(ns.outdir)
-    log = CellLog(outdir / f"{ns.name}.cells.jsonl")
-    if ns.fresh and log.path.exists():
-        log.path.unlink()
-    from tqdm.auto import tqdm
-
-    t0, computed = time.perf_counter(), 0
-    for (env_id, objective), protocol in tqdm(protocols.items(), desc="assembled", unit="cell", disable=ns.no_progress):
-        key = f"{env_id}/{objective}"
-        if log.done(key, protocol) is not None:
-            continue
-        if ns.max_cells is not None and computed >= ns.max_cells:
-            break
-        cell = run_cell(env_id, objective, seeds, ns.steps, ns.episodes)
-        log.append(key, protocol, cell)
-        computed += 1
-        evals = [r["eval_return"] for r in cell["runs"] if not r["diverged"]]
-        print(f"{key}: eval {sum(evals) / len(evals):.1f} over {len(evals)} seeds ({cell['seconds']:.0f} s)", flush=True)
+    log = open_cell_log(ns)
+    t0 = time.perf_counter()
+    compute_missing(log, [(f"{e}/{o}", p, lambda e=e, o=o: run_cell(e, o, seeds, ns.steps, ns.episodes))
+                          for (e, o), p in protocols.items()], ns.max_cells, "assembled", not ns.no_progress)
 
     cells = [c for (e, o), p in protocols.items() if (c := log.done(f"{e}/{o}", p)) is not None]
     runs = [r for c in cells for r in c["runs"]]

@@ -28,15 +28,13 @@ import argparse
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-import torch
 
 from ..config import PPOConfig
 from ..stats import holm, t_interval, welch_interval
 from ..sweep import score_agents
-from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import add_sweep_arguments, compute_missing, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments benchmark"
 EVAL_EPISODES = 10
@@ -236,25 +234,10 @@ def main(argv: list[str]) -> int:
             if e in ns.envs and v in ns.variants:
                 raise SystemExit(f"error: {exc}") from None
             # --steps below another task's rollout: that task has no cell of this protocol
-    torch.set_num_threads(1)
-    outdir = FIGURES if ns.outdir is None else Path(ns.outdir)
-    log = CellLog(outdir / f"{ns.name}.cells.jsonl")
-    if ns.fresh and log.path.exists():
-        log.path.unlink()
-    from tqdm.auto import tqdm
-
-    t0, computed = time.perf_counter(), 0
-    for e, v in tqdm(jobs(ns.envs, ns.variants), desc="benchmark", unit="cell", disable=ns.no_progress):
-        key = f"{e}/{v}"
-        if log.done(key, protocols[(e, v)]) is not None:
-            continue
-        if ns.max_cells is not None and computed >= ns.max_cells:
-            break
-        cell = run_cell(e, v, seeds_of(e), ns.steps, ns.episodes)
-        log.append(key, protocols[(e, v)], cell)
-        computed += 1
-        evals = [r["eval_return"] for r in cell["runs"] if not r["diverged"]]
-        print(f"{key}: eval {sum(evals) / len(evals):.1f} over {len(evals)} seeds ({cell['seconds']:.0f} s)", flush=True)
+    log = open_cell_log(ns)
+    t0 = time.perf_counter()
+    compute_missing(log, [(f"{e}/{v}", protocols[(e, v)], lambda e=e, v=v: run_cell(e, v, seeds_of(e), ns.steps, ns.episodes))
+                          for e, v in jobs(ns.envs, ns.variants)], ns.max_cells, "benchmark", not ns.no_progress)
 
     cells = [c for (e, v), p in protocols.items() if (c := log.done(f"{e}/{v}", p)) is not None]
     rows = summarize(cells)

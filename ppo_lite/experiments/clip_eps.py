@@ -29,7 +29,6 @@ import argparse
 import math
 import time
 import zlib
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -346,7 +345,7 @@ def cell_protocol(env_id: str, label: str, steps: int, seeds: list[int], episode
 
 
 def main(argv: list[str]) -> int:
-    from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, regeneration_command, write_results
+    from . import add_sweep_arguments, compute_missing, open_cell_log, provenance_of_cells, regeneration_command, write_results
 
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=list(DEFAULT_STEPS), help="env ids (default: CartPole-v1, Pendulum-v1)")
@@ -372,25 +371,10 @@ def main(argv: list[str]) -> int:
         protocols = {(e, lab): cell_protocol(e, lab, steps[e], seeds, ns.episodes) for e in ns.envs for lab in ns.labels}
     except ValueError as exc:  # an unknown env id or a budget below one rollout, before any training
         raise SystemExit(f"error: {exc}") from None
-    torch.set_num_threads(1)
-    outdir = FIGURES if ns.outdir is None else Path(ns.outdir)
-    log = CellLog(outdir / f"{ns.name}.cells.jsonl")
-    if ns.fresh and log.path.exists():
-        log.path.unlink()
-    from tqdm.auto import tqdm
-
-    t0, computed = time.perf_counter(), 0
-    for (env_id, label), protocol in tqdm(protocols.items(), desc="clip_eps sweep", unit="cell", disable=ns.no_progress):
-        key = f"{env_id}/{label}"
-        if log.done(key, protocol) is not None:
-            continue
-        if ns.max_cells is not None and computed >= ns.max_cells:
-            break
-        cell = run_cell(env_id, label, tuple(seeds), steps[env_id], ns.episodes)
-        log.append(key, protocol, cell)
-        computed += 1
-        evals = [r["eval_return"] for r in cell["runs"] if not r["diverged"]]
-        print(f"{key}: eval {sum(evals) / len(evals):.1f} over {len(evals)} seeds ({cell['seconds']:.0f} s)", flush=True)
+    log = open_cell_log(ns)
+    t0 = time.perf_counter()
+    compute_missing(log, [(f"{e}/{lab}", p, lambda e=e, lab=lab: run_cell(e, lab, tuple(seeds), steps[e], ns.episodes))
+                          for (e, lab), p in protocols.items()], ns.max_cells, "clip_eps sweep", not ns.no_progress)
 
     cells = [c for (e, lab), p in protocols.items() if (c := log.done(f"{e}/{lab}", p)) is not None]
     runs = [r for c in cells for r in c["runs"]]

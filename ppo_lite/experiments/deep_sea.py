@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -36,7 +35,7 @@ from ..envs.base import VecEnv
 from ..envs.deep_sea import deep_sea_id
 from ..evaluation import evaluate_agents
 from ..exploration import CountBonus, PotentialShaping
-from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments deep_sea"
 SIZES = (4, 6, 8, 10, 12, 14, 16, 20)
@@ -155,11 +154,7 @@ def main(argv: list[str]) -> int:
             raise SystemExit(f"sizes must lie in [2, 64], got {size}")
     if ns.seeds < 2 or ns.episodes < 1 or not ns.beta_grid or min(ns.beta_grid) <= 0:
         raise SystemExit(f"need --seeds >= 2, --episodes >= 1 and positive --beta-grid; got {ns.seeds}, {ns.episodes}, {ns.beta_grid}")
-    torch.set_num_threads(1)
-    outdir = FIGURES if ns.outdir is None else Path(ns.outdir)
-    log = CellLog(outdir / f"{ns.name}.cells.jsonl")
-    if ns.fresh and log.path.exists():
-        log.path.unlink()
+    log = open_cell_log(ns)
     seeds = list(range(ns.seeds))
     t0, computed = time.perf_counter(), 0
 

@@ -34,17 +34,15 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from .. import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from ..sweep import normalized_score, score_agents
-from . import FIGURES, CellLog, add_sweep_arguments, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments sensitivity"
 TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Pendulum-v1": 100_000}
@@ -230,11 +228,7 @@ def main(argv: list[str]) -> int:
     refuse_unknown("grid", ns.grids, GRIDS)
     if ns.seeds < 2:
         raise SystemExit(f"--seeds must be >= 2 (intervals need two values), got {ns.seeds}")
-    torch.set_num_threads(1)
-    outdir = FIGURES if ns.outdir is None else Path(ns.outdir)
-    log = CellLog(outdir / f"{ns.name}.cells.jsonl")
-    if ns.fresh and log.path.exists():
-        log.path.unlink()
+    log = open_cell_log(ns)
     seeds = list(range(ns.seeds))
     random_returns = {e: float(np.mean(random_policy_returns(e, 100))) for e in TASKS}
     t0 = time.perf_counter()
