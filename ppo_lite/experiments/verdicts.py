@@ -373,7 +373,7 @@ def _impressive(figures: Path, bench: Path) -> dict[str, Any]:
     rows = [r for (e, v), r in b["rows"].items() if v == "ppo"]
     if not rows:
         return _row("06 §5", b["experiment"], "none yet", UNTESTABLE, _prefix(b["note"], "no PPO cell yet."), False)
-    parts, reach, miss = [], [], []
+    parts, reach, miss, undecided = [], [], [], []
     for r in rows:
         part = (f"{r['env_id']} ({r['budget'] // 1000}k steps, {r['seeds']} seeds): {_num(r['eval_return'])} "
                 f"{_ci(*r['ci'])} vs zoo PPO {r['zoo_ppo']:g}")
@@ -381,14 +381,22 @@ def _impressive(figures: Path, bench: Path) -> dict[str, Any]:
         if zoo is not None:
             part += f" (with the zoo's settings: {_num(zoo['eval_return'])} {_ci(*zoo['ci'])})"
         parts.append(part)
-        (reach if r["reaches_zoo_ppo"] else miss).append(r["env_id"])
-    if not miss:
+        if r["reaches_zoo_ppo"] and r["seeds"] < 5:  # an interval over 3 seeds reaches almost anything
+            undecided.append(r["env_id"])
+        else:
+            (reach if r["reaches_zoo_ppo"] else miss).append(r["env_id"])
+    if not miss and not reach:
+        verdict, why = UNTESTABLE, "too few seeds on every task to decide."
+    elif not miss:
         verdict, why = HOLDS, "with its defaults PPO reaches the published score on every task run."
     elif reach:
         verdict, why = QUALIFIED, (f"with its defaults PPO reaches the published score on {_tasks(reach)}, not on "
                                    f"{_tasks(miss)} (its 95% interval stays below the zoo's mean).")
     else:
         verdict, why = NOT_HOLD, "with its defaults PPO reaches the published score on none of the tasks run."
+    if undecided:
+        why = why[:-1] + (f"; on {_tasks(undecided)} fewer than five seeds give an interval too wide to decide (the "
+                          "published score is inside it).")
     return _row("06 §5", b["experiment"], "evaluation return, mean [95% CI]: " + "; ".join(parts), verdict,
                 _prefix(b["note"], why), b["complete"])
 
