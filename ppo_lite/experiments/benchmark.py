@@ -248,7 +248,10 @@ def main(argv: list[str]) -> int:
         "complete": not missing, "cells_done": len(cells), "cells_expected": len(protocols), "missing": missing,
         "compute_seconds": round(sum(c["seconds"] for c in cells), 1), **provenance_of_cells(cells),
         "summary": rows, "ppo_vs_pg": compare(rows),
-        "cells": [{k: v for k, v in c.items() if k != "protocol"} | {"config": c["protocol"]["config"]} for c in cells],
+        # Per run: scores, thinned curve, steps to threshold; the per-update figures stay in the cell log (the file
+        # notebooks load is ~20x smaller without them).
+        "cells": [{k: v for k, v in c.items() if k not in ("protocol", "runs")} | {"config": c["protocol"]["config"]}
+                  | {"runs": [{k: v for k, v in r.items() if k != "updates"} for r in c["runs"]]} for c in cells],
     }
     path = write_results(ns.name, data, time.perf_counter() - t0, regeneration_command(COMMAND, argv), outdir=ns.outdir)
     if rows:
