@@ -96,15 +96,25 @@ def _tasks(names: list[str]) -> str:
     return ", ".join(names) if names else "no task"
 
 
+def _open(figures: Path, name: str, command: str, **empty: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """A sweep's results file ``figures/<name>.json`` and the start of what its reader returns: ``experiment`` (the
+    file and the command that regenerates it), ``complete`` False, the ``empty`` fields, and for a missing file the
+    note saying so."""
+    path = figures / f"{name}.json"
+    data = _load(path)
+    out: dict[str, Any] = {"experiment": _experiment(path, data, command), "complete": False, **empty}
+    if data is None:
+        out["note"] = f"evidence missing: figures/{name}.json is not there"
+    return data, out
+
+
 def _ablation(figures: Path) -> dict[str, Any]:
     """The ablation's evaluation-return analysis (None if missing or in the old format) and its completeness."""
-    path = figures / "ablation.json"
-    data = _load(path)
-    analysis = ((data or {}).get("analysis") or {}).get("eval_return")
-    out = {"experiment": _experiment(path, data, ablation.COMMAND), "analysis": None, "complete": False}
+    data, out = _open(figures, "ablation", ablation.COMMAND, analysis=None)
     if data is None:
-        out["note"] = "evidence missing: figures/ablation.json is not there"
-    elif not analysis or "verdict" not in analysis:
+        return out
+    analysis = (data.get("analysis") or {}).get("eval_return")
+    if not analysis or "verdict" not in analysis:
         out["note"] = "evidence missing: figures/ablation.json is in the format before issue 14's redesign (no analysis)"
         out["experiment"] = f"figures/ablation.json: old format (`{ablation.COMMAND}`)"
     else:
@@ -115,12 +125,10 @@ def _ablation(figures: Path) -> dict[str, Any]:
 
 def _sensitivity(figures: Path) -> dict[str, Any]:
     """The sensitivity sweep's results and verdict (None if missing or in the old format) and its completeness."""
-    path = figures / "sensitivity.json"
-    data = _load(path)
-    out = {"experiment": _experiment(path, data, sensitivity.COMMAND), "data": None, "complete": False}
+    data, out = _open(figures, "sensitivity", sensitivity.COMMAND, data=None)
     if data is None:
-        out["note"] = "evidence missing: figures/sensitivity.json is not there"
-    elif "verdict" not in data or "results" not in data:
+        return out
+    if "verdict" not in data or "results" not in data:
         out["note"] = "evidence missing: figures/sensitivity.json is in the format before issue 14's redesign (no verdict)"
         out["experiment"] = f"figures/sensitivity.json: old format (`{sensitivity.COMMAND}`)"
     else:
@@ -134,12 +142,8 @@ def _sensitivity(figures: Path) -> dict[str, Any]:
 def _clip_sweep(figures: Path) -> dict[str, Any]:
     """The clip-range sweep: per task and label its runs (``by_env``; ``runs`` / ``summary`` / ``env``: the first
     task's), and whether the file can be trusted: a recorded commit, every cell done, seeds paired across settings."""
-    path = figures / "clip_eps.json"
-    data = _load(path)
-    out: dict[str, Any] = {"experiment": _experiment(path, data, clip_eps.COMMAND), "runs": None, "complete": False,
-                           "by_env": {}, "envs": []}
+    data, out = _open(figures, "clip_eps", clip_eps.COMMAND, runs=None, by_env={}, envs=[])
     if data is None:
-        out["note"] = "evidence missing: figures/clip_eps.json is not there"
         return out
     out["envs"] = list(data.get("steps", {}))
     out["by_env"] = {e: {label: [r for r in data["runs"] if r["label"] == label and r["env_id"] == e and not r.get("diverged")]
@@ -280,12 +284,9 @@ def _too_large_updates(figures: Path, bench: Path) -> dict[str, Any]:
 
 def _benchmark(figures: Path) -> dict[str, Any]:
     """The benchmark against published numbers: its rows by (task, variant), PPO − PG calls, completeness."""
-    path = figures / "benchmark.json"
-    data = _load(path)
-    out: dict[str, Any] = {"experiment": _experiment(path, data, benchmark.COMMAND), "data": data, "complete": False,
-                           "rows": {}, "calls": []}
+    data, out = _open(figures, "benchmark", benchmark.COMMAND, rows={}, calls=[])
+    out["data"] = data
     if data is None:
-        out["note"] = "evidence missing: figures/benchmark.json is not there"
         return out
     out["rows"] = {(r["env_id"], r["variant"]): r for r in data["summary"]}
     out["calls"] = data["ppo_vs_pg"]
