@@ -16,11 +16,17 @@ def test_variant_configs():
     assert pg.objective == "pg" and pg.update_epochs == 1
     assert {k: v for k, v in pg.to_dict().items() if k not in ("objective", "update_epochs")} == \
         {k: v for k, v in ppo.to_dict().items() if k not in ("objective", "update_epochs")}  # same config otherwise
-    zoo = benchmark.variant_config("MountainCar-v0", "ppo_zoo")
+    # MountainCar's default is the zoo's tuned settings; ppo_generic keeps the family's (CartPole's) for comparison
+    zoo = benchmark.variant_config("MountainCar-v0", "ppo")
     assert (zoo.num_envs, zoo.num_steps, zoo.gamma, zoo.gae_lambda, zoo.update_epochs) == (16, 16, 0.99, 0.98, 4)
-    assert zoo.norm_obs and zoo.scale_reward and zoo.minibatch_size == 64
-    with pytest.raises(ValueError, match="ppo_zoo"):
-        benchmark.variant_config("CartPole-v1", "ppo_zoo")
+    assert zoo.norm_obs and zoo.scale_reward and zoo.minibatch_size == 64 and zoo.lr == 3e-4 and not zoo.anneal_lr
+    generic = benchmark.variant_config("MountainCar-v0", "ppo_generic")
+    cartpole = benchmark.variant_config("CartPole-v1", "ppo")
+    assert {k: v for k, v in generic.to_dict().items() if k not in ("env_id", "total_steps")} == \
+        {k: v for k, v in cartpole.to_dict().items() if k not in ("env_id", "total_steps")}
+    assert generic.total_steps == zoo.total_steps == 1_000_000
+    with pytest.raises(ValueError, match="ppo_generic"):
+        benchmark.variant_config("CartPole-v1", "ppo_generic")
     with pytest.raises(ValueError, match="no task"):
         benchmark.variant_config("Pong-v5", "ppo")
     # every task has the zoo's PPO number, with its budget

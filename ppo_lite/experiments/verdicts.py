@@ -378,9 +378,9 @@ def _impressive(figures: Path, bench: Path) -> dict[str, Any]:
     for r in rows:
         part = (f"{r['env_id']} ({r['budget'] // 1000}k steps, {r['seeds']} seeds): {_num(r['eval_return'])} "
                 f"{_ci(*r['ci'])} vs zoo PPO {r['zoo_ppo']:g}")
-        zoo = b["rows"].get((r["env_id"], "ppo_zoo"))
-        if zoo is not None:
-            part += f" (with the zoo's settings: {_num(zoo['eval_return'])} {_ci(*zoo['ci'])})"
+        generic = b["rows"].get((r["env_id"], "ppo_generic"))
+        if generic is not None:
+            part += f" (with the family's generic settings: {_num(generic['eval_return'])} {_ci(*generic['ci'])})"
         parts.append(part)
         if r["reaches_zoo_ppo"] and r["seeds"] < 5:  # an interval over 3 seeds reaches almost anything
             undecided.append(r["env_id"])

@@ -111,7 +111,7 @@ def save_key_figures(outdir: Path) -> list[Path]:
 
 
 VARIANT_STYLE = {"ppo": ("tab:blue", "PPO (library defaults)"), "pg": ("tab:red", "PG, 1 epoch (A2C-like)"),
-                 "ppo_zoo": ("tab:purple", "PPO (zoo's tuned settings)")}
+                 "ppo_generic": ("tab:purple", "PPO (the family's generic settings)")}
 
 
 def plot_benchmark(data: dict[str, Any]) -> Figure:
