@@ -101,18 +101,45 @@ def test_exploration_end_to_end(figures):
         exploration.wrapper("rnd", 0.99, 1)
 
 
-def test_scaling_end_to_end(figures):
-    argv = ["--device", "cpu", "--envs", "4", "--step-envs", "1", "64", "--gym-envs", "2", "--seeds", "1",
-            "--max-steps", "512", "--max-seconds", "5", "--agents", "2", "--quick"]
+def test_scaling_end_to_end_resumes_from_its_cell_log(figures):
+    argv = ["--device", "cpu", "--envs", "4", "8", "--step-envs", "1", "64", "--gym-envs", "2", "--seeds", "2",
+            "--max-steps", "1024", "--max-seconds", "30", "--fixed-steps", "512", "--return-seeds", "2", "--episodes", "2",
+            "--agents", "2", "--agent-steps", "256", "--minibatches", "2", "--quick", "--no-progress", "--outdir", str(figures)]
+    assert run_and_draw(["scaling", *argv, "--max-cells", "3"]) == 0
+    data = json.loads((figures / "scaling.json").read_text())
+    assert not data["complete"] and "time_to_target/N=4/seed=1" in data["missing"] and "batched" not in data
     assert run_and_draw(["scaling", *argv]) == 0
     data = json.loads((figures / "scaling.json").read_text())
-    assert (figures / "scaling.png").stat().st_size > 0
+    assert data["complete"] and (figures / "scaling.png").stat().st_size > 0
+    assert data["meta"]["command"].startswith(scaling.COMMAND) and "--max-cells" not in data["meta"]["command"]
     phases = data["profile"]["phases"][0]
     parts = sum(phases[p] for p in scaling.PHASES)
     assert parts == pytest.approx(phases["total"], rel=1e-6) and phases["update"] > 0 and phases["env_step"] > 0
     assert data["step_cost"]["ops_per_step"] > 10
     assert data["threads"]["reproducibility"]["max_abs_param_diff"][0] == 0.0
-    assert len(data["batched"]["batched"]) == 1 and data["batched"]["sequential"][0] == pytest.approx(2 * data["batched"]["one_agent"])
+    # every time-to-target seed ran, none reached 475 in 1024 steps, each within its budget of env steps
+    assert [len(runs) for runs in data["time_to_target"]["runs"]] == [2, 2]
+    assert all(r["seconds"] is None and r["wall"] > 0 for runs in data["time_to_target"]["runs"] for r in runs)
+    # the returns cells: every N the same env steps and seeds, deterministic evaluation returns in CartPole's range
+    assert data["returns"]["envs"] == [4, 8] and all(len(runs) == 2 for runs in data["returns"]["runs"])
+    assert all(9 <= r["eval_return"] <= 500 for runs in data["returns"]["runs"] for r in runs)
+    # both sides of batched vs sequential were measured (not K x one agent)
+    assert data["batched"]["agents"] == [2] and data["batched"]["sequential"][0] > 0 and data["batched"]["batched"][0] > 0
+    assert all("load_before" in c for c in map(json.loads, (figures / "scaling.cells.jsonl").read_text().splitlines()))
+
+
+def test_scaling_refuses_bad_input_before_any_work(figures):
+    with pytest.raises(SystemExit, match="--minibatches 3"):
+        scaling.main(["--envs", "4", "--minibatches", "3", "--outdir", str(figures)])
+    with pytest.raises(SystemExit, match="--envs"):
+        scaling.main(["--envs", "0", "--outdir", str(figures)])
+    assert not (figures / "scaling.cells.jsonl").exists()
+
+
+def test_scaled_config_grows_the_minibatch_with_n_and_keeps_the_gradient_steps():
+    small, wide = scaling.scaled_config(4, 0, 10_000, 2), scaling.scaled_config(256, 0, 10_000, 2)
+    assert (small.minibatch_size, wide.minibatch_size) == (64, 4096)
+    assert small.update_epochs * small.num_minibatches == wide.update_epochs * wide.num_minibatches == 40
 
 
 def test_every_experiment_has_a_result_figure(capsys):

@@ -210,3 +210,27 @@ def test_benchmark_rows_follow_the_file_and_flip_with_the_data(tmp_path):
     rows = _rows(tmp_path)
     assert rows["sota"]["verdict"] == "does not hold" and rows["impressive"]["verdict"] == "does not hold"
     assert not rows["impressive"]["evidence_complete"] and "partial" in rows["impressive"]["why"]
+
+
+def _scaling_file(folder, device, narrow_seconds, wide_seconds, complete=True):
+    runs = lambda secs: [{"seconds": s, "env_steps": None if s is None else 1000.0, "wall": s or 99.0} for s in secs]  # noqa: E731
+    data = {"meta": {"command": "python -m ppo_lite.experiments scaling", "git_commit": "abc"}, "device": device,
+            "target": 475.0, "complete": complete,
+            "throughput": {"torch": {"envs": [1, 1024], "seconds_per_step": [1e-3, 2e-3]}},
+            "time_to_target": {"envs": [4, 256], "runs": [runs(narrow_seconds), runs(wide_seconds)]},
+            "batched": {"agents": [1, 16], "batched": [1.0, 2.0], "sequential": [1.0, 8.0]},
+            "returns": {"env_steps": 100_000, "envs": [4, 256], "runs": [[{"eval_return": 500.0, "diverged": False}],
+                                                                        [{"eval_return": 20.0, "diverged": False}]]}}
+    (folder / "scaling.json").write_text(json.dumps(data))
+
+
+def test_gpu_row_is_untestable_on_a_cpu_and_follows_the_data_on_a_gpu(tmp_path):
+    _scaling_file(tmp_path, "cpu", [10.0, 12.0, 11.0], [50.0, 60.0, None])
+    row = _rows(tmp_path)["gpus"]
+    assert row["verdict"] == "not testable here" and "do not reach the target sooner" in row["why"]
+    assert "N = 256: 60.0 (2/3)" in row["statistic"] and "×4.0" in row["statistic"] and "N = 256: 20.0" in row["statistic"]
+    _scaling_file(tmp_path, "cuda", [10.0, 12.0, 11.0], [5.0, 6.0, 4.0])
+    assert _rows(tmp_path)["gpus"]["verdict"] == "holds"
+    _scaling_file(tmp_path, "cuda", [10.0, 12.0, 11.0], [50.0, 60.0, None], complete=False)
+    row = _rows(tmp_path)["gpus"]
+    assert row["verdict"] == "holds with a qualification" and not row["evidence_complete"]

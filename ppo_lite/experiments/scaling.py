@@ -9,30 +9,39 @@ Measures, on whatever device ``--device`` resolves to (``auto``: CUDA when there
 - ``profile``: where one PPO update's time goes, for several N: env stepping and policy forward inside
   :func:`~ppo_lite.rollout.collect_rollout`, the rest of the rollout, :func:`~ppo_lite.rollout.compute_advantages`
   (GAE), :func:`~ppo_lite.trainer.update`, and the trainer's bookkeeping (:mod:`ppo_lite.profiling`);
-- ``time_to_target``: wall seconds and env steps until the mean of the last 20 episodes reaches ``--target``,
-  against N (CartPole-v1 defaults otherwise), several seeds;
+- ``time_to_target``: wall seconds, env steps and updates until the mean of the last 20 episodes reaches
+  ``--target`` (CartPole's 475), against N, ``--seeds`` seeds, each run alone (one process, one thread), with a
+  budget (``--max-steps``) that leaves every N room to get there. CartPole's defaults otherwise, except that the
+  rollout of 32N samples is split into ``--minibatches`` minibatches at every N: the minibatch grows with N and an
+  update is the same 20 × ``--minibatches`` gradient steps at every N;
+- ``returns``: the algorithmic side: each N gets the same ``--fixed-steps`` env steps (so N times fewer updates at
+  N times the envs), ``--return-seeds`` seeds, deterministic evaluation returns;
 - ``threads``: seconds per PPO gradient step at 1 and 2 torch threads, and whether one seed gives the same
   parameters at both thread counts;
-- ``batched``: seconds per update of K agents trained as one batched computation (:mod:`ppo_lite.batched`)
-  against K single-agent updates one after the other.
+- ``batched``: wall seconds to train K agents as one batched computation (:mod:`ppo_lite.batched`) and as K
+  single-agent runs one after the other, both measured.
 
-Writes ``figures/scaling.json``; the entry point (``python -m ppo_lite.experiments scaling``) then draws ``scaling.png``.
+Every piece is one cell of ``figures/scaling.cells.jsonl``, written as it finishes with the 1-minute load average
+before and after it (timings from a busy machine are inflated: measure on an idle one); a rerun skips the cells
+already there. ``figures/scaling.json`` is rebuilt from the log at the end of every invocation; the entry point (``python -m ppo_lite.experiments scaling``) then draws ``scaling.png``.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from ..batched import BatchedConfig, BatchedTrainer
-from ..config import PPOConfig
+from ..config import SOLVED_THRESHOLDS, PPOConfig
 from ..envs import make_env
 from ..envs.base import VecEnv
 from ..profiling import PhaseTimer, count_ops, profiled, sync
 from ..trainer import Trainer, resolve_device, train
+from . import add_sweep_arguments, open_cell_log, provenance_of_cells, regeneration_command
 
 COMMAND = "python -m ppo_lite.experiments scaling"
 ENV_ID = "CartPole-v1"
@@ -120,19 +129,41 @@ def amdahl_time(phase_seconds: Tensor, accelerated: Tensor, speedup: float) -> T
 
 
 # -- training -----------------------------------------------------------------------------------------------------
+def scaled_config(num_envs: int, seed: int, total_steps: int, minibatches: int, device: str = "cpu") -> PPOConfig:
+    """CartPole's defaults with ``num_envs`` envs: the rollout is ``num_envs`` × 32 steps and is split into
+    ``minibatches`` minibatches at every N, so the minibatch (``32·num_envs / minibatches`` samples) grows with N and
+    an update takes the same ``update_epochs × minibatches`` gradient steps at every N."""
+    return PPOConfig.for_env(ENV_ID, num_envs=num_envs, num_minibatches=minibatches, seed=seed, total_steps=total_steps,
+                             device=device).validate()
+
+
 def time_to_target(config: PPOConfig, target: float, max_seconds: float) -> dict[str, Any]:
-    """Train until the mean of the last 20 episodes reaches ``target`` (or the budget or ``max_seconds`` ends)."""
+    """Train until the mean of the last 20 episodes reaches ``target`` (or the budget or ``max_seconds`` ends).
+
+    ``seconds``/``env_steps``/``updates``: when the target was reached (None if not); ``wall``: the run's own time."""
     t0 = time.perf_counter()
     reached: dict[str, float] = {}
 
     def stop(update: int, history) -> bool:
         if history.mean_return() >= target and len(history.episodes["return"]) >= 20:
-            reached.update(seconds=time.perf_counter() - t0, env_steps=history["env_steps"][-1])
+            reached.update(seconds=time.perf_counter() - t0, env_steps=history["env_steps"][-1], updates=update + 1)
             return True
         return time.perf_counter() - t0 > max_seconds
 
     train(config, progress=False, callback=stop)
-    return {"seconds": reached.get("seconds"), "env_steps": reached.get("env_steps"), "wall": time.perf_counter() - t0}
+    return {"seconds": reached.get("seconds"), "env_steps": reached.get("env_steps"), "updates": reached.get("updates"),
+            "wall": time.perf_counter() - t0}
+
+
+def returns_at_fixed_steps(num_envs: int, seeds: Sequence[int], total_steps: int, minibatches: int,
+                           episodes: int = 10) -> list[dict[str, Any]]:
+    """The algorithmic side of scaling: every N gets the same ``total_steps`` env steps (so ``total_steps / 32N``
+    updates); each seed's deterministic evaluation return and training curve (:func:`ppo_lite.sweep.score_agents`;
+    the seeds train as one batched computation, which changes the time, not the numbers)."""
+    from ..sweep import score_agents
+
+    base = scaled_config(num_envs, 0, total_steps, minibatches)
+    return score_agents(base, list(seeds), episodes=episodes)
 
 
 def gradient_step_seconds(batch: int, threads: int, steps: int = 20) -> float:
@@ -192,70 +223,149 @@ def thread_reproducibility(updates: int = 3, threads: Sequence[int] = (1, 2)) ->
     return {"threads": list(threads), "max_abs_param_diff": diffs, "updates": updates}
 
 
-def batched_vs_sequential(agents: Sequence[int], updates: int = 3, device: str = "auto") -> dict[str, Any]:
-    """Seconds per update: K agents as one batch, and K single-agent updates one after another (K × one agent)."""
-    cfg = PPOConfig.for_env(ENV_ID, device=device)
-    single = Trainer(cfg)
-    single.run_update()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(updates):
-        single.run_update()
-    one = (time.perf_counter() - t0) / updates
-    single.env.close()
-    out = {"agents": list(agents), "batched": [], "sequential": [], "one_agent": one}
-    for k in agents:
-        bt = BatchedTrainer(BatchedConfig(base=cfg, seeds=list(range(k))))
-        bt.run_update()
-        sync(bt.device)
+def batched_vs_sequential(agents: int, steps: int, repeats: int = 3) -> dict[str, Any]:
+    """Wall seconds to train ``agents`` CartPole agents (seeds 0..K-1) for ``steps`` env steps each: as one batched
+    computation (:func:`~ppo_lite.batched.train_batched`), and as K runs of :func:`~ppo_lite.trainer.train` one after
+    another, **each measured** (construction included on both sides). Best of ``repeats`` for each side."""
+    from ..batched import train_batched
+
+    cfg = PPOConfig.for_env(ENV_ID, total_steps=steps, device="cpu")
+    batched, sequential = float("inf"), float("inf")
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        for _ in range(updates):
-            bt.run_update()
-        sync(bt.device)
-        out["batched"].append((time.perf_counter() - t0) / updates)
-        out["sequential"].append(k * one)
-        bt.env.close()
-    return out
+        train_batched(BatchedConfig(base=cfg, seeds=list(range(agents))), progress=False)
+        batched = min(batched, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for seed in range(agents):
+            train(cfg.replace(seed=seed), progress=False)
+        sequential = min(sequential, time.perf_counter() - t0)
+    return {"agents": agents, "steps": steps, "batched": batched, "sequential": sequential}
+
+
+# -- the sweep: one cell per piece, written as it finishes ----------------------------------------------------------
+def _pieces(ns: argparse.Namespace) -> list[tuple[str, dict[str, Any], Callable[[], dict[str, Any]]]]:
+    """``(key, protocol, compute)`` of every cell of the sweep, in the order they run."""
+    reps = 1 if ns.quick else 3
+    device = str(resolve_device(ns.device))
+    steps = {n: max(20, min(500, 2_000_000 // n)) for n in ns.step_envs}
+    cells: list[tuple[str, dict[str, Any], Callable[[], dict[str, Any]]]] = []
+
+    def throughput() -> dict[str, Any]:
+        torch_s = [seconds_per_step(ENV_ID, n, "torch", device, steps[n], reps) for n in ns.step_envs]
+        gym_s = [seconds_per_step(ENV_ID, n, "gymnasium", "cpu", max(20, 2000 // n), reps) for n in ns.gym_envs]
+        ops = env_step_ops()
+        a, b = fit_line(ns.step_envs, torch_s)
+        return {"throughput": {"torch": {"envs": ns.step_envs, "seconds_per_step": torch_s},
+                               "gymnasium": {"envs": ns.gym_envs, "seconds_per_step": gym_s}},
+                "step_cost": {"ops_per_step": ops, "fixed_seconds": a, "seconds_per_env": b, "seconds_per_op": a / ops,
+                              "overhead_bound_below": a / b}}
+
+    cells.append(("throughput", {"device": device, "envs": ns.step_envs, "gym_envs": ns.gym_envs, "reps": reps}, throughput))
+    cells.append(("profile", {"device": device, "envs": ns.envs, "minibatches": ns.minibatches, "reps": reps},
+                  lambda: {"phases": [profile_updates(scaled_config(n, 0, 150_000, ns.minibatches, device), updates=reps)
+                                      for n in ns.envs]}))
+    for n in ns.envs:
+        for seed in range(ns.seeds):
+            protocol = {"config": scaled_config(n, seed, ns.max_steps, ns.minibatches, device).to_dict(),
+                        "target": ns.target, "max_seconds": ns.max_seconds}
+            cells.append((f"time_to_target/N={n}/seed={seed}", protocol,
+                          lambda n=n, seed=seed: time_to_target(scaled_config(n, seed, ns.max_steps, ns.minibatches, device),
+                                                                ns.target, ns.max_seconds)))
+    for n in ns.envs:
+        protocol = {"config": scaled_config(n, 0, ns.fixed_steps, ns.minibatches).to_dict(), "seeds": ns.return_seeds,
+                    "episodes": ns.episodes}
+        cells.append((f"returns/N={n}", protocol, lambda n=n: {"runs": returns_at_fixed_steps(
+            n, range(ns.return_seeds), ns.fixed_steps, ns.minibatches, ns.episodes)}))
+    grad_steps = 2 if ns.quick else 20
+    cells.append(("threads", {"batch": [256, 4096], "threads": [1, 2], "steps": grad_steps, "reps": reps},
+                  lambda: {"batch": [256, 4096],
+                           "seconds": {str(t): [gradient_step_seconds(bs, t, steps=grad_steps) for bs in (256, 4096)] for t in (1, 2)},
+                           "reproducibility": thread_reproducibility(updates=reps)}))
+    for k in ns.agents:
+        cells.append((f"batched/K={k}", {"agents": k, "steps": ns.agent_steps, "reps": reps},
+                      lambda k=k: batched_vs_sequential(k, ns.agent_steps, reps)))
+    return cells
+
+
+def assemble(done: dict[str, dict[str, Any]], ns: argparse.Namespace) -> dict[str, Any]:
+    """The results file's data from the finished cells (a missing cell leaves its part out)."""
+    data: dict[str, Any] = {"env_id": ENV_ID, "device": str(resolve_device(ns.device)), "target": ns.target,
+                            "minibatches": ns.minibatches}
+    if "throughput" in done:
+        data.update(throughput=done["throughput"]["throughput"], step_cost=done["throughput"]["step_cost"])
+    if "profile" in done:
+        data["profile"] = {"envs": ns.envs, "phases": done["profile"]["phases"]}
+    runs = [[done.get(f"time_to_target/N={n}/seed={s}") for s in range(ns.seeds)] for n in ns.envs]
+    if any(r is not None for rs in runs for r in rs):
+        keep = ("seconds", "env_steps", "updates", "wall", "load_before", "load_after")
+        data["time_to_target"] = {"envs": ns.envs, "max_seconds": ns.max_seconds, "max_steps": ns.max_steps,
+                                  "runs": [[{k: r[k] for k in keep} for r in rs if r is not None] for rs in runs]}
+    ret = [(n, done.get(f"returns/N={n}")) for n in ns.envs]
+    if any(c is not None for _, c in ret):
+        data["returns"] = {"env_steps": ns.fixed_steps, "episodes": ns.episodes, "envs": [n for n, c in ret if c is not None],
+                           "runs": [[{k: r[k] for k in ("seed", "eval_return", "final_train", "diverged", "curve_steps", "curve")}
+                                     for r in c["runs"]] for _, c in ret if c is not None]}
+    if "threads" in done:
+        data["threads"] = {k: done["threads"][k] for k in ("batch", "seconds", "reproducibility")}
+    bat = [done[f"batched/K={k}"] for k in ns.agents if f"batched/K={k}" in done]
+    if bat:
+        data["batched"] = {"agents": [c["agents"] for c in bat], "steps": ns.agent_steps,
+                           "batched": [c["batched"] for c in bat], "sequential": [c["sequential"] for c in bat]}
+    return data
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--envs", type=int, nargs="*", default=[4, 16, 64, 256], help="N for profile and time-to-target")
+    parser.add_argument("--envs", type=int, nargs="*", default=[4, 16, 64, 256], help="N for profile, time to target, returns")
     parser.add_argument("--step-envs", type=int, nargs="*", default=[1, 16, 256, 4096, 65536], help="N for env throughput")
     parser.add_argument("--gym-envs", type=int, nargs="*", default=[1, 16, 256], help="N for the gymnasium backend")
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--target", type=float, default=300.0)
-    parser.add_argument("--max-steps", type=int, default=150_000)
-    parser.add_argument("--max-seconds", type=float, default=60.0)
-    parser.add_argument("--agents", type=int, nargs="*", default=[1, 4, 16])
+    parser.add_argument("--minibatches", type=int, default=1, help="minibatches per rollout at every N (the minibatch grows with N)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of each time-to-target N")
+    parser.add_argument("--target", type=float, default=SOLVED_THRESHOLDS[ENV_ID])
+    parser.add_argument("--max-steps", type=int, default=1_000_000, help="env-step budget of a time-to-target run")
+    parser.add_argument("--max-seconds", type=float, default=1200.0, help="safety limit of a time-to-target run")
+    parser.add_argument("--fixed-steps", type=int, default=100_000, help="env steps of every N's returns cell")
+    parser.add_argument("--return-seeds", type=int, default=10)
+    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per agent (returns cells)")
+    parser.add_argument("--agents", type=int, nargs="*", default=[1, 4, 16, 64])
+    parser.add_argument("--agent-steps", type=int, default=1280, help="env steps per agent in batched vs sequential")
     parser.add_argument("--quick", action="store_true", help="one timed repetition of each piece (for tests)")
-    args = parser.parse_args(argv)
-    reps = 1 if args.quick else 3
+    parser.add_argument("--max-cells", type=int, default=None, help="stop after computing this many cells")
+    add_sweep_arguments(parser, "scaling")
+    ns = parser.parse_args(argv)
+    for name in ("envs", "step_envs", "gym_envs", "agents"):
+        bad = [v for v in getattr(ns, name) if v < 1]
+        if bad or not getattr(ns, name):
+            raise SystemExit(f"--{name.replace('_', '-')} needs positive integers, got {getattr(ns, name)}")
+    for n in ns.envs:
+        if (32 * n) % ns.minibatches:
+            raise SystemExit(f"--minibatches {ns.minibatches} does not divide the rollout of N = {n} (32·N = {32 * n})")
+    if ns.seeds < 1 or ns.return_seeds < 2 or ns.max_seconds <= 0:
+        raise SystemExit(f"--seeds must be >= 1, --return-seeds >= 2, --max-seconds > 0; got {ns.seeds}, "
+                         f"{ns.return_seeds}, {ns.max_seconds}")
     from tqdm.auto import tqdm
 
     from . import write_results
 
-    torch.set_num_threads(1)
+    log = open_cell_log(ns)  # one torch thread, as every number here is measured
     t0 = time.perf_counter()
-    device = resolve_device(args.device)
-    data: dict[str, Any] = {"env_id": ENV_ID, "device": str(device), "target": args.target}
-    steps = {n: max(20, min(500, 2_000_000 // n)) for n in args.step_envs}
-    data["throughput"] = {
-        "torch": {"envs": args.step_envs, "seconds_per_step": [seconds_per_step(ENV_ID, n, "torch", device, steps[n]) for n in tqdm(args.step_envs, desc="torch env")]},
-        "gymnasium": {"envs": args.gym_envs, "seconds_per_step": [seconds_per_step(ENV_ID, n, "gymnasium", "cpu", max(20, 2000 // n)) for n in tqdm(args.gym_envs, desc="gym env")]},
-    }
-    ops = env_step_ops()
-    a, b = fit_line(args.step_envs, data["throughput"]["torch"]["seconds_per_step"])
-    data["step_cost"] = {"ops_per_step": ops, "fixed_seconds": a, "seconds_per_env": b, "seconds_per_op": a / ops, "overhead_bound_below": a / b}
-    data["profile"] = {"envs": args.envs, "phases": [profile_updates(PPOConfig.for_env(ENV_ID, num_envs=n, device=args.device), updates=reps) for n in tqdm(args.envs, desc="profile")]}
-    runs = []
-    for n in tqdm(args.envs, desc="time to target"):
-        runs.append([time_to_target(PPOConfig.for_env(ENV_ID, num_envs=n, seed=s, total_steps=args.max_steps, device=args.device), args.target, args.max_seconds)
-                     for s in range(args.seeds)])
-    data["time_to_target"] = {"envs": args.envs, "runs": runs, "max_seconds": args.max_seconds, "max_steps": args.max_steps}
-    data["threads"] = {"batch": [256, 4096], "seconds": {str(t): [gradient_step_seconds(bs, t, steps=2 if args.quick else 20) for bs in (256, 4096)] for t in (1, 2)},
-                       "reproducibility": thread_reproducibility(updates=reps)}
-    data["batched"] = batched_vs_sequential(args.agents, updates=reps, device=args.device)
-    path = write_results("scaling", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]))
-    print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
+    pieces = _pieces(ns)
+    computed = 0
+    for key, protocol, compute in tqdm(pieces, desc="scaling", unit="cell", disable=ns.no_progress):
+        if log.done(key, protocol) is not None:
+            continue
+        if ns.max_cells is not None and computed >= ns.max_cells:
+            break
+        load_before = os.getloadavg()[0]  # 1-min load average: the timings of a busy machine are inflated
+        cell = compute()
+        log.append(key, protocol, {**cell, "load_before": load_before, "load_after": os.getloadavg()[0]})
+        computed += 1
+    done = {key: c for key, p, _ in pieces if (c := log.done(key, p)) is not None}
+    missing = [key for key, _, _ in pieces if key not in done]
+    data = assemble(done, ns) | {"complete": not missing, "missing": missing,
+                                 "load_average": [min(c["load_before"] for c in done.values()), max(c["load_after"] for c in done.values())] if done else [],
+                                 **provenance_of_cells(list(done.values()))}
+    path = write_results(ns.name, data, time.perf_counter() - t0, regeneration_command(COMMAND, argv), outdir=ns.outdir)
+    print(f"wrote {path}: {len(done)}/{len(pieces)} cells" + (f"; missing: {', '.join(missing)}" if missing else ""))
     return 0
