@@ -4,9 +4,10 @@
     python bench/bench_batched.py --device cuda   # when a GPU is there
 
 Both sides use PPOConfig.for_env("CartPole-v1") (8 envs x 32 steps, 20 epochs, one minibatch) with the same step
-budget per agent and torch at one thread. Sequential: K runs of ``ppo_lite.train`` with seeds 0..K-1; for K above
-``--seq-runs`` only ``--seq-runs`` of them are timed (half just before the batched run, half just after) and the
-total is extrapolated linearly (K x their mean), which the table marks; the per-run range shows the timing noise. Prints a markdown table and writes it, with the machine, to bench/results/batched_<device>.md.
+budget per agent and torch at one thread. Sequential: K runs of ``ppo_lite.train`` with seeds 0..K-1, every one
+timed (half just before the batched run, half just after, so a drift in load biases both sides alike). With
+``--seq-runs M`` only M of them are timed and the total is extrapolated linearly (K x their mean), which the table
+marks with *; the per-run range shows the timing noise. Prints a markdown table and writes it, with the machine, to bench/results/batched_<device>.md.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, markdown_table  # noqa: E402
+from common import git_commit, machine, markdown_table  # noqa: E402
 
 from ppo_lite import PPOConfig, train
 from ppo_lite.batched import BatchedConfig, train_batched
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 8, 64, 256])
     parser.add_argument("--steps", type=int, default=2_560, help="env steps per agent (a multiple of 256 = one rollout)")
-    parser.add_argument("--seq-runs", type=int, default=4, help="sequential runs timed at most; more agents are extrapolated")
+    parser.add_argument("--seq-runs", type=int, default=None, help="time only this many sequential runs and extrapolate (default: all)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -53,7 +54,7 @@ def main() -> None:
     rows = []
     for K in args.ks:
         cfg = BatchedConfig(base, seeds=list(range(K)))
-        runs = min(K, args.seq_runs)
+        runs = K if args.seq_runs is None else min(K, args.seq_runs)
         # Half the sequential runs just before the batched run and half just after, so that a drift in the
         # machine's load during this K biases both sides alike.
         seq_times = [timed(lambda k=k: train(cfg.agent_config(k), progress=False)) for k in range((runs + 1) // 2)]
@@ -70,12 +71,14 @@ def write_table(args: argparse.Namespace, base: PPOConfig, rows: list[tuple]) ->
     lines = [
         f"# K CartPole-v1 PPO agents: batched vs sequential ({args.device})",
         "",
+        f"- git commit: {git_commit()}",
         f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
         f"- machine: {machine()}; load average at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
         "(a shared machine: timings are noisy)",
         f"- config: PPOConfig.for_env('CartPole-v1') (8 envs x 32 steps, 20 epochs, 1 minibatch, 64-64 tanh), "
         f"{args.steps:,} env steps per agent ({args.steps // base.batch_size} updates)",
-        f"- sequential = K runs of ppo_lite.train; rows marked * timed {args.seq_runs} runs and extrapolated linearly",
+        "- sequential = K runs of ppo_lite.train, " + ("every one timed" if args.seq_runs is None else
+                                                        f"rows marked * timed {args.seq_runs} runs and extrapolated linearly"),
         "- command: `python bench/bench_batched.py " + " ".join(
             f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
             for k, v in vars(args).items() if v is not None) + "`",

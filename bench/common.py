@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ppo_lite.experiments import cpu_name as cpu_model  # noqa: F401  (one CPU-name reader for the library and bench/)
+from ppo_lite.experiments import git_commit
 
 # Where result tables go; PPO_LITE_BENCH_RESULTS redirects them (gpu_checks.sh's quick CPU check uses it, so a
 # smoke run does not overwrite the committed tables).
@@ -19,7 +20,7 @@ RESULTS = Path(os.environ.get("PPO_LITE_BENCH_RESULTS", Path(__file__).resolve()
 def machine() -> str:
     cpu = cpu_model()
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{cpu} ({torch.get_num_threads()} torch thread(s), {__import__('os').cpu_count()} cores){gpu}; torch {torch.__version__}; python {platform.python_version()}"
+    return f"{cpu} ({torch.get_num_threads()} torch thread(s), {os.cpu_count()} cores){gpu}; torch {torch.__version__}; python {platform.python_version()}"
 
 
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:
@@ -31,7 +32,9 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
 def write_result(name: str, title: str, body: str, command: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.md"
-    path.write_text(f"# {title}\n\n- command: `{command}`\n- date: {time.strftime('%Y-%m-%d %H:%M')}\n- machine: {machine()}\n\n{body}\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # timings from a busy machine are inflated
+    path.write_text(f"# {title}\n\n- command: `{command}`\n- git commit: {git_commit()}\n- date: {time.strftime('%Y-%m-%d %H:%M')}\n"
+                    f"- machine: {machine()}; load average at the end {load}\n\n{body}\n")
     return path
 
 
