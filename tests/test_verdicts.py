@@ -212,6 +212,25 @@ def test_benchmark_rows_follow_the_file_and_flip_with_the_data(tmp_path):
     assert not rows["impressive"]["evidence_complete"] and "partial" in rows["impressive"]["why"]
 
 
+def test_impressive_is_qualified_by_an_undecided_task_and_by_a_default_retuned_for_the_benchmark(tmp_path):
+    good = {"CartPole-v1": [500.0, 499.0, 500.0, 498.0, 500.0], "Pendulum-v1": [-170.0, -150.0, -190.0, -160.0, -180.0]}
+    hopper = {"Hopper-v5": [3000.0, 1500.0, 1900.0]}  # three seeds: the interval holds the zoo's 2,410
+    _benchmark_file(tmp_path, ppo=good | hopper, pg=good)
+    row = _rows(tmp_path)["impressive"]
+    assert row["verdict"] == "holds with a qualification" and "Hopper-v5 fewer than five seeds" in row["why"]
+    # MountainCar reaching the zoo only with its retuned default, its generic settings missing it: said in the why
+    data = json.loads((tmp_path / "benchmark.json").read_text())
+    mc = lambda variant, xs: {"env_id": "MountainCar-v0", "variant": variant, "per_seed": xs, "seeds": len(xs), "budget": 10**6,  # noqa: E731
+                              "eval_return": sum(xs) / len(xs), "ci": [min(xs), max(xs)], "zoo_ppo": -110.4,
+                              "reaches_zoo_ppo": max(xs) >= -110.4}
+    data["summary"] = [r for r in data["summary"] if r["env_id"] != "Hopper-v5"] + [
+        mc("ppo", [-105.0, -110.0, -115.0, -108.0, -112.0]), mc("ppo_generic", [-200.0, -200.0, -111.0, -200.0, -200.0])]
+    (tmp_path / "benchmark.json").write_text(json.dumps(data))
+    row = _rows(tmp_path)["impressive"]
+    assert row["verdict"] == "holds" and "MountainCar-v0 only since its default became the zoo's" in row["why"]
+    assert "generic settings: −182.2 [−200.0, −111.0]" in row["statistic"]
+
+
 def _scaling_file(folder, device, narrow_seconds, wide_seconds, complete=True):
     runs = lambda secs: [{"seconds": s, "env_steps": None if s is None else 1000.0, "wall": s or 99.0} for s in secs]  # noqa: E731
     data = {"meta": {"command": "python -m ppo_lite.experiments scaling", "git_commit": "abc"}, "device": device,
