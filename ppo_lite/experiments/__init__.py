@@ -76,9 +76,9 @@ def write_results(
     return path
 
 
-CODE_PATHS = ("ppo_lite", "pyproject.toml", "requirements.txt")
-"""What makes a result: a results file is "+uncommitted" when these differ from HEAD (not the figures or notebooks,
-which a sweep rewrites as it runs)."""
+CODE_PATHS = ("ppo_lite", "bench", ":(exclude)bench/results", "pyproject.toml", "requirements.txt")
+"""What makes a result: a results file is "+uncommitted" when these differ from HEAD (not the figures, notebooks or
+benchmark tables, which a sweep or benchmark rewrites as it runs)."""
 
 
 def git_commit() -> str:
