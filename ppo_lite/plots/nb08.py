@@ -99,7 +99,7 @@ def plot_steps_to_target(data: dict[str, Any], ax: Axes | None = None) -> Figure
 
 def plot_returns(data: dict[str, Any], ax: Axes | None = None) -> Figure:
     """Deterministic evaluation return after the same number of env steps for every N: one dot per seed, the mean
-    with its 95% t-interval."""
+    with its 95% t-interval; and the mean training return (last 20 episodes) at the end."""
     from ..stats import t_interval
 
     fig, ax = _axes(ax)
@@ -110,9 +110,12 @@ def plot_returns(data: dict[str, Any], ax: Axes | None = None) -> Figure:
         mean, lo, hi = t_interval(vals)
         ax.errorbar([n], [mean], yerr=[[mean - lo], [hi - mean]], fmt="s", color="k", capsize=4,
                     label="mean, 95% t-interval" if i == 0 else None)
+    train = [sum(r["final_train"] for r in runs if not r["diverged"]) / max(1, sum(not r["diverged"] for r in runs))
+             for runs in ret["runs"]]
+    ax.plot(ret["envs"], train, "o--", color="C1", label="training return (last 20 episodes), mean")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel(f"parallel envs N (each run {ret['env_steps']:,} env steps: {ret['env_steps']} / 32N updates)")
-    ax.set_ylabel("evaluation return (deterministic)")
+    ax.set_xlabel(f"parallel envs N (each run {ret['env_steps']:,} env steps: {ret['env_steps']:,} / 32N updates)")
+    ax.set_ylabel("return (evaluation: deterministic, 10 episodes)")
     ax.legend(fontsize=8)
     ax.set_title("return at a fixed number of env steps", fontsize=10)
     return fig
