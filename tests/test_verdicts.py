@@ -253,3 +253,11 @@ def test_gpu_row_is_untestable_on_a_cpu_and_follows_the_data_on_a_gpu(tmp_path):
     _scaling_file(tmp_path, "cuda", [10.0, 12.0, 11.0], [50.0, 60.0, None], complete=False)
     row = _rows(tmp_path)["gpus"]
     assert row["verdict"] == "holds with a qualification" and not row["evidence_complete"]
+    # the GPU day: bench/gpu_checks.sh's scaling_cuda.json is read in preference to the CPU's sweep
+    _scaling_file(tmp_path, "cpu", [10.0, 12.0, 11.0], [50.0, 60.0, None])
+    (tmp_path / "scaling.json").rename(tmp_path / "keep.json")
+    _scaling_file(tmp_path, "cuda", [10.0, 12.0, 11.0], [5.0, 6.0, 4.0])
+    (tmp_path / "scaling.json").rename(tmp_path / "scaling_cuda.json")
+    (tmp_path / "keep.json").rename(tmp_path / "scaling.json")
+    row = _rows(tmp_path)["gpus"]
+    assert row["verdict"] == "holds" and "scaling_cuda.json" in row["experiment"]

@@ -412,8 +412,11 @@ def _impressive(figures: Path, bench: Path) -> dict[str, Any]:
 def _gpus(figures: Path, bench: Path) -> dict[str, Any]:
     """The scaling study: throughput against env count, time and samples to the target against N, the return at a
     fixed number of env steps, batched agents. Not testable while the study ran on a CPU only; on an accelerator it
-    holds if the widest N reaches the target sooner in wall time than the narrowest."""
-    path = figures / "scaling.json"
+    holds if the widest N reaches the target sooner in wall time than the narrowest. A sweep run on a GPU
+    (``bench/gpu_checks.sh`` writes ``scaling_cuda.json``) is read in preference to the CPU's."""
+    path = figures / "scaling_cuda.json"
+    if not path.exists():
+        path = figures / "scaling.json"
     data = _load(path)
     experiment = _experiment(path, data, scaling.COMMAND)
     if data is None or any(k not in data for k in ("throughput", "time_to_target", "batched")):
