@@ -15,7 +15,8 @@ Measures, on whatever device ``--device`` resolves to (``auto``: CUDA when there
   rollout of 32N samples is split into ``--minibatches`` minibatches at every N: the minibatch grows with N and an
   update is the same 20 × ``--minibatches`` gradient steps at every N;
 - ``returns``: the algorithmic side: each N gets the same ``--fixed-steps`` env steps (so N times fewer updates at
-  N times the envs), ``--return-seeds`` seeds, deterministic evaluation returns;
+  N times the envs), ``--return-seeds`` seeds, deterministic evaluation returns (on the CPU whatever ``--device``:
+  the numbers, not the time, are what this piece measures);
 - ``threads``: seconds per PPO gradient step at 1 and 2 torch threads, and whether one seed gives the same
   parameters at both thread counts;
 - ``batched``: wall seconds to train K agents as one batched computation (:mod:`ppo_lite.batched`) and as K
@@ -223,13 +224,13 @@ def thread_reproducibility(updates: int = 3, threads: Sequence[int] = (1, 2)) ->
     return {"threads": list(threads), "max_abs_param_diff": diffs, "updates": updates}
 
 
-def batched_vs_sequential(agents: int, steps: int, repeats: int = 3) -> dict[str, Any]:
-    """Wall seconds to train ``agents`` CartPole agents (seeds 0..K-1) for ``steps`` env steps each: as one batched
-    computation (:func:`~ppo_lite.batched.train_batched`), and as K runs of :func:`~ppo_lite.trainer.train` one after
-    another, **each measured** (construction included on both sides). Best of ``repeats`` for each side."""
+def batched_vs_sequential(agents: int, steps: int, repeats: int = 3, device: str = "cpu") -> dict[str, Any]:
+    """Wall seconds to train ``agents`` CartPole agents (seeds 0..K-1) for ``steps`` env steps each on ``device``: as
+    one batched computation (:func:`~ppo_lite.batched.train_batched`), and as K runs of :func:`~ppo_lite.trainer.train`
+    one after another, **each measured** (construction included on both sides). Best of ``repeats`` for each side."""
     from ..batched import train_batched
 
-    cfg = PPOConfig.for_env(ENV_ID, total_steps=steps, device="cpu")
+    cfg = PPOConfig.for_env(ENV_ID, total_steps=steps, device=device)
     batched, sequential = float("inf"), float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -282,8 +283,8 @@ def _pieces(ns: argparse.Namespace) -> list[tuple[str, dict[str, Any], Callable[
                            "seconds": {str(t): [gradient_step_seconds(bs, t, steps=grad_steps) for bs in (256, 4096)] for t in (1, 2)},
                            "reproducibility": thread_reproducibility(updates=reps)}))
     for k in ns.agents:
-        cells.append((f"batched/K={k}", {"agents": k, "steps": ns.agent_steps, "reps": reps},
-                      lambda k=k: batched_vs_sequential(k, ns.agent_steps, reps)))
+        cells.append((f"batched/K={k}", {"agents": k, "steps": ns.agent_steps, "reps": reps, "device": device},
+                      lambda k=k: batched_vs_sequential(k, ns.agent_steps, reps, device)))
     return cells
 
 
