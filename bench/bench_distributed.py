@@ -1,6 +1,6 @@
 """Data-parallel PPO on this CPU: env steps/s and time to CartPole-v1's 475 against the number of ranks.
 
-    python bench/bench_distributed.py [--seeds 0 1] [--ranks 1 2]
+    python bench/bench_distributed.py [--seeds 0 1 2 3 4] [--ranks 1 2]
 
 Each run trains CartPole-v1 with the single-process defaults (8 envs in all: 8 for one rank, 4 per rank for two,
 the same global batch) until the mean of the last 20 episodes reaches 475 (at most 150k env steps), one torch
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_model  # noqa: E402  (bench/common.py)
+from common import cpu_model, git_commit  # noqa: E402  (bench/common.py)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "distributed_cpu.md"
@@ -166,7 +166,7 @@ def cost_model(timings: dict[str, dict[str, float]] | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
 
@@ -196,6 +196,7 @@ def main() -> None:
         "",
         f"Machine: {cpu_model()}, {os.cpu_count()} cores (shared; load average {load[0]:.1f} at the end), torch "
         f"{torch.__version__}, 1 thread per rank, gloo over loopback. Date: {datetime.date.today().isoformat()}.",
+        f"Git commit: {git_commit()}.",
         f"Command: `python bench/bench_distributed.py --seeds {' '.join(map(str, args.seeds))} --ranks {' '.join(map(str, args.ranks))}`.",
         "CartPole-v1 defaults (8 envs in all, 32 steps, 20 epochs, one minibatch), stop at the mean of the last 20",
         "episodes >= 475 (at most 150k env steps). `1` is a plain process; K > 1 a torchrun job.",
