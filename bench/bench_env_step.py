@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ppo_lite.envs.classic import TORCH_ENVS  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, cpu_model  # noqa: E402  (bench/common.py)
+from common import RESULTS, cpu_model, git_commit  # noqa: E402  (bench/common.py)
 
 SIZES = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
 TARGET_STEPS = 1_000_000  # env steps per timing on our side (fewer steps at large N), ...
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> str:
         f"# Env steps/s: {args.env} on {device}",
         "",
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
-        f"- command: `python bench/bench_env_step.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        f"- command: `{' '.join(['python bench/bench_env_step.py', *(argv if argv is not None else sys.argv[1:])])}`",
+        f"- git commit: {git_commit()}",
         f"- CPU: {cpu_model()} ({os.cpu_count()} cores visible); torch threads: {torch.get_num_threads()}",
         f"- GPU: {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'none used'}",
         f"- torch {torch.__version__}, gymnasium {gym.__version__}, numpy {np.__version__}, "
