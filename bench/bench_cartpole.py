@@ -1,6 +1,6 @@
 """Time to solve: ppo_lite (torch and gymnasium backends) against Stable-Baselines3 PPO, side by side.
 
-    python bench/bench_cartpole.py                      # CartPole-v1, threshold 475, 3 seeds
+    python bench/bench_cartpole.py                      # CartPole-v1, threshold 475, 5 seeds
     python bench/bench_cartpole.py --env Pendulum-v1    # threshold -200
 
 Every run: torch at one thread, the same hyperparameters where they map (rl-baselines3-zoo's tuned settings for
@@ -124,7 +124,7 @@ def run_sb3(env_id: str, seed: int, steps: int, threshold: float, stop: bool) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="CartPole-v1", choices=sorted(THRESHOLDS))
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--sides", default="torch,gymnasium,sb3")
     parser.add_argument("--full", action="store_true", help="train the whole budget instead of stopping at the threshold")
