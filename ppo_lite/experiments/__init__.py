@@ -181,8 +181,8 @@ def open_cell_log(ns: Any) -> CellLog:
 def compute_missing(log: CellLog, cells: list[tuple[str, dict[str, Any], Any]], max_cells: int | None, desc: str,
                     progress: bool = True) -> int:
     """Compute, in order, each ``(key, protocol, compute)`` whose key the log lacks for that protocol, appending each
-    result (``compute()``, a dict with ``runs`` and ``seconds``) the moment it is done; stop after ``max_cells``.
-    Prints one line per computed cell (mean evaluation return of its runs). Returns how many were computed."""
+    result (``compute()``, a dict) the moment it is done; stop after ``max_cells``. Prints one line per computed
+    cell that has ``runs`` and ``seconds`` (the mean evaluation return of its runs). Returns how many were computed."""
     from tqdm.auto import tqdm
 
     computed = 0
@@ -194,8 +194,9 @@ def compute_missing(log: CellLog, cells: list[tuple[str, dict[str, Any], Any]], 
         cell = compute()
         log.append(key, protocol, cell)
         computed += 1
-        evals = [r["eval_return"] for r in cell["runs"] if not r.get("diverged")]
-        print(f"{key}: eval {sum(evals) / max(1, len(evals)):.1f} over {len(evals)} seeds ({cell['seconds']:.0f} s)", flush=True)
+        if "runs" in cell and "seconds" in cell:
+            evals = [r["eval_return"] for r in cell["runs"] if not r.get("diverged")]
+            print(f"{key}: eval {sum(evals) / max(1, len(evals)):.1f} over {len(evals)} seeds ({cell['seconds']:.0f} s)", flush=True)
     return computed
 
 

@@ -42,7 +42,7 @@ from ..envs import make_env
 from ..envs.base import VecEnv
 from ..profiling import PhaseTimer, count_ops, profiled, sync
 from ..trainer import Trainer, resolve_device, train
-from . import add_sweep_arguments, open_cell_log, provenance_of_cells, regeneration_command
+from . import add_sweep_arguments, compute_missing, open_cell_log, provenance_of_cells, regeneration_command
 
 COMMAND = "python -m ppo_lite.experiments scaling"
 ENV_ID = "CartPole-v1"
@@ -345,23 +345,18 @@ def main(argv: list[str]) -> int:
     if ns.seeds < 1 or ns.return_seeds < 2 or ns.max_seconds <= 0:
         raise SystemExit(f"--seeds must be >= 1, --return-seeds >= 2, --max-seconds > 0; got {ns.seeds}, "
                          f"{ns.return_seeds}, {ns.max_seconds}")
-    from tqdm.auto import tqdm
-
     from . import write_results
+
+    def with_load(compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        load_before = os.getloadavg()[0]  # 1-min load average: the timings of a busy machine are inflated
+        cell = compute()
+        return {**cell, "load_before": load_before, "load_after": os.getloadavg()[0]}
 
     log = open_cell_log(ns)  # one torch thread, as every number here is measured
     t0 = time.perf_counter()
     pieces = _pieces(ns)
-    computed = 0
-    for key, protocol, compute in tqdm(pieces, desc="scaling", unit="cell", disable=ns.no_progress):
-        if log.done(key, protocol) is not None:
-            continue
-        if ns.max_cells is not None and computed >= ns.max_cells:
-            break
-        load_before = os.getloadavg()[0]  # 1-min load average: the timings of a busy machine are inflated
-        cell = compute()
-        log.append(key, protocol, {**cell, "load_before": load_before, "load_after": os.getloadavg()[0]})
-        computed += 1
+    compute_missing(log, [(key, protocol, lambda c=compute: with_load(c)) for key, protocol, compute in pieces],
+                    ns.max_cells, "scaling", not ns.no_progress)
     done = {key: c for key, p, _ in pieces if (c := log.done(key, p)) is not None}
     missing = [key for key, _, _ in pieces if key not in done]
     data = assemble(done, ns) | {"complete": not missing, "missing": missing,

@@ -138,7 +138,7 @@ def plot_batched(data: dict[str, Any], ax: Axes | None = None) -> Figure:
 
 PANELS = {"throughput": plot_throughput, "profile": plot_profile, "time_to_target": plot_time_to_target,
           "steps_to_target": plot_steps_to_target, "returns": plot_returns, "batched": plot_batched}
-_DATA_OF = {"steps_to_target": "time_to_target", "throughput": "throughput"}
+_DATA_OF = {"steps_to_target": "time_to_target"}  # a panel drawn from another panel's data
 
 
 def plot_scaling(data: dict[str, Any]) -> Figure:
