@@ -405,7 +405,7 @@ def batched_update(
 # -- the training loop -----------------------------------------------------------------------------------------
 class AgentDiverged(FloatingPointError):
     """Training stopped because agent ``agent`` (an index into the batch) hit a non-finite figure; the message says
-    which and where. A sweep can drop that agent and train the rest again (:mod:`ppo_lite.sweep`)."""
+    which and where. A sweep can drop that agent and train the rest again (:mod:`ppo_lite.experiments.sweep`)."""
 
     def __init__(self, message: str, agent: int) -> None:
         super().__init__(message)

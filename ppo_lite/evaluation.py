@@ -198,7 +198,7 @@ def evaluate_agents(trainer: "BatchedTrainer", episodes: int = 10, seed: int = 1
 def random_policy_returns(env_id: str, episodes: int = 100, seed: int = 2_000_000, backend: str = "auto") -> list[float]:
     """Returns of ``episodes`` complete episodes of the uniform random policy (each action drawn uniformly from the
     action space: a category for Discrete, a point of the box for Box). The zero of a normalized score
-    (:mod:`ppo_lite.sweep`: :math:`(R - R_{random}) / (R_{solved} - R_{random})`), as rliable normalizes Atari by
+    (:mod:`ppo_lite.experiments.sweep`: :math:`(R - R_{random}) / (R_{solved} - R_{random})`), as rliable normalizes Atari by
     a random agent."""
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")

@@ -1,9 +1,9 @@
-"""ppo_lite.baselines against independent computations: explicit per-step sums, least squares, exact expectations."""
+"""ppo_lite.course.baselines against independent computations: explicit per-step sums, least squares, exact expectations."""
 import pytest
 import torch
 
-from ppo_lite import baselines as bl
-from ppo_lite import tabular as tab
+from ppo_lite.course import baselines as bl
+from ppo_lite.course import tabular as tab
 
 F64 = torch.float64
 

@@ -1,4 +1,4 @@
-"""ppo_lite.debugging (notebook 10): the readings against independent computations (sums, Monte Carlo, the library's
+"""ppo_lite.course.debugging (notebook 10): the readings against independent computations (sums, Monte Carlo, the library's
 own formulas), the runs against the trainers they wrap, and the bad-input errors."""
 import math
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ppo_lite import PPOConfig, Trainer
-from ppo_lite import debugging as dbg
+from ppo_lite.course import debugging as dbg
 from ppo_lite.batched import BatchedConfig, BatchedTrainer, train_batched
 from ppo_lite.evaluation import evaluate_agents
 from ppo_lite.history import History

@@ -11,7 +11,7 @@ import torch
 from ppo_lite import PPOConfig
 from ppo_lite.envs import make_env
 from ppo_lite.envs.deep_sea import DeepSea, action_mapping, deep_sea_size
-from ppo_lite.exploration import CountBonus
+from ppo_lite.envs.exploration import CountBonus
 
 
 def bsuite_episode(mapping, actions):

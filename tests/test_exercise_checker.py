@@ -1,6 +1,6 @@
 import torch
 
-from ppo_lite.exercises import check
+from ppo_lite.course.exercises import check
 
 
 def _inputs(g):

@@ -2,7 +2,7 @@
 import pytest
 
 from ppo_lite import PPOConfig
-from ppo_lite.exercises import nb00
+from ppo_lite.course.exercises import nb00
 from ppo_lite.history import History
 from exercise_checks import assert_rejects_stub_and_names_mistakes, stub
 

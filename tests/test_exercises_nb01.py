@@ -1,9 +1,9 @@
 """Notebook 01's checkers pass the reference, say "not attempted" on a stub and catch the classic wrong answers."""
 import torch
 
-from ppo_lite import baselines, tabular as tab
+from ppo_lite.course import baselines, tabular as tab
 from ppo_lite.advantages import reward_to_go
-from ppo_lite.exercises import nb01
+from ppo_lite.course.exercises import nb01
 from exercise_checks import assert_rejects_stub_and_names_mistakes
 
 
@@ -31,7 +31,7 @@ def test_optimal_baseline_checker():
 
 
 def test_solution_matches_the_library():
-    """The exercise's reference (full score tensor) and ppo_lite.baselines (scatter-adds) are written independently."""
+    """The exercise's reference (full score tensor) and ppo_lite.course.baselines (scatter-adds) are written independently."""
     for seed in range(4):
         mdp = tab.TabularMDP.random(5, 3, gamma=0.9, seed=seed)
         theta = torch.randn(5, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)

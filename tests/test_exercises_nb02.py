@@ -3,7 +3,7 @@ wrong answers."""
 import torch
 
 from ppo_lite.advantages import gae, td_residuals
-from ppo_lite.exercises import nb02
+from ppo_lite.course.exercises import nb02
 
 
 def stub(*args, **kwargs):

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from ppo_lite import trust_region as tr
-from ppo_lite.exercises import nb03
+from ppo_lite.course import trust_region as tr
+from ppo_lite.course.exercises import nb03
 from ppo_lite.objectives import surrogate_loss
 
 
@@ -95,7 +95,7 @@ def test_penalty_beta_checker_range():
 
 def test_penalized_climb_reduces_to_the_plain_climb_at_beta_zero():
     """beta = 0 is notebook 03's section 3: the same final J as many_surrogate_steps on the same batches."""
-    from ppo_lite.tabular import TabularMDP
+    from ppo_lite.course.tabular import TabularMDP
     mdp = TabularMDP.random(num_states=8, num_actions=4, gamma=0.9, seed=0)
     theta_old = tr.pretrained_theta(mdp, 5)
     out = nb03.penalized_climb_gains(0.0, steps=20)

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from ppo_lite.exercises import nb04
+from ppo_lite.course.exercises import nb04
 from ppo_lite.kl import kl_k3
-from ppo_lite.plots.nb04 import MDP_ARGS
-from ppo_lite.tabular import TabularMDP
+from ppo_lite.course.plots.nb04 import MDP_ARGS
+from ppo_lite.course.tabular import TabularMDP
 
 
 def _stub(*args, **kwargs):
@@ -54,7 +54,7 @@ def test_tilted_checker():
 
 
 def test_tilted_solution_is_the_library_closed_form():
-    from ppo_lite.kl_constrained import tilted_distribution
+    from ppo_lite.course.kl_constrained import tilted_distribution
 
     gen = torch.Generator().manual_seed(3)
     a, q = torch.randn(6, generator=gen, dtype=torch.float64), torch.softmax(torch.randn(6, generator=gen, dtype=torch.float64), -1)
@@ -131,7 +131,7 @@ def test_beta_spread_checker():
 def test_beta_spread_ranges_hold_on_other_batch_seeds(every):
     """The expected ranges are not tuned to seed 0: they hold for other batch seeds of the same setting."""
     from ppo_lite.kl import AdaptiveBeta
-    from ppo_lite.kl_constrained import ppo_v1_tabular
+    from ppo_lite.course.kl_constrained import ppo_v1_tabular
 
     mdp = TabularMDP.random(**MDP_ARGS)
     lo, hi = nb04.BETA_SPREAD_RANGES[every]

@@ -2,7 +2,7 @@
 wrong answers."""
 import torch
 
-from ppo_lite.exercises import nb05
+from ppo_lite.course.exercises import nb05
 from ppo_lite.objectives import clip_fraction, clipped_objective, ratio
 
 

@@ -3,8 +3,8 @@ wrong answers: the normal quantile in a five-seed interval, Bonferroni or a non-
 drops the epochs or an "all on" that is not the tuned defaults."""
 import torch
 
-from ppo_lite import stats
-from ppo_lite.exercises import nb07
+from ppo_lite.experiments import stats
+from ppo_lite.course.exercises import nb07
 from tests.exercise_checks import assert_rejects_stub_and_names_mistakes
 
 

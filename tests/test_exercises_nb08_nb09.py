@@ -2,9 +2,9 @@
 mistakes."""
 import torch
 
-from ppo_lite.exercises import nb08, nb09
+from ppo_lite.course.exercises import nb08, nb09
 from ppo_lite.experiments.scaling import amdahl_time, fit_line
-from ppo_lite.exploration import count_bonus, shaping_reward
+from ppo_lite.envs.exploration import count_bonus, shaping_reward
 from tests.exercise_checks import assert_rejects_stub_and_names_mistakes
 
 

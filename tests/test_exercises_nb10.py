@@ -5,8 +5,8 @@ import math
 import torch
 
 from exercise_checks import assert_rejects_stub_and_names_mistakes
-from ppo_lite import debugging
-from ppo_lite.exercises import nb10
+from ppo_lite.course import debugging
+from ppo_lite.course.exercises import nb10
 from ppo_lite.policies import gaussian_entropy
 
 

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from ppo_lite.exercises import nb06 as ex06
-from ppo_lite.exercises import nb07 as ex07
+from ppo_lite.course.exercises import nb06 as ex06
+from ppo_lite.course.exercises import nb07 as ex07
 from ppo_lite.config import PPOConfig
 from ppo_lite.experiments import ablation, assembled
 from ppo_lite.experiments.__main__ import main as run_and_draw  # python -m ppo_lite.experiments: runs, then draws

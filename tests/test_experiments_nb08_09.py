@@ -7,9 +7,9 @@ import torch
 import ppo_lite.experiments as experiments
 from ppo_lite.experiments import exploration, scaling, sensitivity
 from ppo_lite.experiments.__main__ import main as run_and_draw  # python -m ppo_lite.experiments: runs, then draws
-from ppo_lite.plots.experiment_figures import RESULT_FIGURES
-from ppo_lite.exercises import nb08, nb09
-from ppo_lite.exploration import count_bonus, shaping_reward
+from ppo_lite.course.plots.experiment_figures import RESULT_FIGURES
+from ppo_lite.course.exercises import nb08, nb09
+from ppo_lite.envs.exploration import count_bonus, shaping_reward
 
 
 @pytest.fixture

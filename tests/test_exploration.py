@@ -3,9 +3,7 @@ import pytest
 import torch
 
 from ppo_lite.envs import make_env
-from ppo_lite.exploration import (
-    CountBonus, PotentialShaping, count_bonus, discretize, mountain_car_energy, shape_tabular_rewards, shaping_reward,
-)
+from ppo_lite.envs.exploration import CountBonus, PotentialShaping, count_bonus, discretize, mountain_car_energy, shape_tabular_rewards, shaping_reward
 
 F64 = torch.float64
 

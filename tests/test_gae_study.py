@@ -1,11 +1,11 @@
-"""Notebook 02's studies (ppo_lite.gae_study) against independent computations: step-by-step loops for the
+"""Notebook 02's studies (ppo_lite.course.gae_study) against independent computations: step-by-step loops for the
 critic/returns split, power iteration and autograd for the γ-just expectations, Monte Carlo for the samples, and the
 closed-form survival probability for the time limit."""
 import pytest
 import torch
 
-from ppo_lite import gae_study as gs
-from ppo_lite import tabular as tab
+from ppo_lite.course import gae_study as gs
+from ppo_lite.course import tabular as tab
 
 F64 = torch.float64
 

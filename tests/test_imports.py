@@ -7,9 +7,11 @@ Imports done by name at run time (``importlib.import_module``) are not seen. Thr
 
 (a) no import cycle among ppo_lite modules (a package ``__init__`` importing its own submodules is an ordinary
     edge, so a submodule importing back from that ``__init__`` closes a cycle);
-(b) a library module never imports a course module: the course is ``ppo_lite.plots*``, ``ppo_lite.widgets``,
-    ``ppo_lite.experiments*``, ``ppo_lite.exercises*``, ``ppo_lite.course`` and ``ppo_lite.site*``; the library is
-    everything else;
+(b) the package has three floors, one folder each (``ppo_lite/`` the library, ``ppo_lite/experiments/`` the long
+    experiments, ``ppo_lite/course/`` what only the notebooks use), and imports go down only: the library imports
+    neither floor above it, the experiments import only the library. One entry point may reach up:
+    ``ppo_lite.experiments.__main__`` (the command line) draws each results file's figure with
+    ``ppo_lite.course.plots.experiment_figures`` after the experiment has written it;
 (c) no module imports another module's underscore-private name (``from ppo_lite.x import _y`` where ``_y`` is not
     a submodule; dunder names such as ``__path__`` are not private), the own package's ``__init__`` included.
 """
@@ -23,7 +25,9 @@ import pytest
 
 PACKAGE = "ppo_lite"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
-COURSE = ("plots", "widgets", "experiments", "exercises", "course", "site")  # the package's top-level course parts
+FLOORS = {"library": 0, "experiments": 1, "course": 2}
+#: (importer, imported) edges allowed to go up a floor: the experiments' command line draws their figures.
+REACHES_UP = {("ppo_lite.experiments.__main__", "ppo_lite.course.plots.experiment_figures")}
 
 
 @dataclass(frozen=True)
@@ -133,20 +137,21 @@ def import_cycles(graph: ImportGraph) -> list[tuple[list[str], list[str]]]:
     return cycles
 
 
-def is_course(module: str, package: str = PACKAGE) -> bool:
+def floor(module: str, package: str = PACKAGE) -> str:
+    """The floor a module of ``package`` stands on: its folder below the package, or the library."""
     parts = module.split(".")
-    return parts[0] == package and len(parts) > 1 and parts[1] in COURSE
+    return parts[1] if len(parts) > 1 and parts[0] == package and parts[1] in ("experiments", "course") else "library"
 
 
 def violations(sources: dict[str, Source], package: str = PACKAGE) -> dict[str, list[str]]:
-    """The broken rules, one message per violation, under "cycles", "library_imports_course", "private_names"."""
+    """The broken rules, one message per violation, under "cycles", "imports_up", "private_names"."""
     graph = build_graph(sources)
     return {
         "cycles": [f"import cycle among {component}: {' -> '.join(path)}" for component, path in import_cycles(graph)],
-        "library_imports_course": [
-            f"library module {m} imports course module {t}"
-            for m in sorted(graph.edges) if not is_course(m, package)
-            for t in sorted(graph.edges[m]) if is_course(t, package)
+        "imports_up": [
+            f"{floor(m, package)} module {m} imports {floor(t, package)} module {t}"
+            for m in sorted(graph.edges) for t in sorted(graph.edges[m])
+            if FLOORS[floor(t, package)] > FLOORS[floor(m, package)] and (m, t) not in REACHES_UP
         ],
         "private_names": [f"{m} imports the private name {name} from {t}" for m, t, name in sorted(graph.private)],
     }
@@ -154,7 +159,7 @@ def violations(sources: dict[str, Source], package: str = PACKAGE) -> dict[str, 
 
 # -- the checker on synthetic packages: it reports what it must, and nothing else ---------------------------------
 def _synthetic(files: dict[str, str]) -> dict[str, Source]:
-    """In-memory sources keyed like paths: ``"ppo_lite/plots/__init__"`` is the package ``ppo_lite.plots``."""
+    """In-memory sources keyed like paths: ``"ppo_lite/course/__init__"`` is the package ``ppo_lite.course``."""
     sources = {}
     for path, text in files.items():
         is_package = path.endswith("/__init__")
@@ -171,25 +176,26 @@ def test_checker_reports_a_cycle_through_a_function_level_import():
     })
     found = violations(sources)
     assert found["cycles"] == ["import cycle among ['ppo_lite.a', 'ppo_lite.b']: ppo_lite.a -> ppo_lite.b -> ppo_lite.a"]
-    assert found["library_imports_course"] == [] and found["private_names"] == []
+    assert found["imports_up"] == [] and found["private_names"] == []
 
 
 def test_checker_reports_a_submodule_importing_its_package_init():
     sources = _synthetic({
         "ppo_lite/__init__": "",
-        "ppo_lite/plots/__init__": "from . import nb1\n",
-        "ppo_lite/plots/nb1": "from . import save\n",  # save is a name defined in plots/__init__
+        "ppo_lite/course/__init__": "",
+        "ppo_lite/course/plots/__init__": "from . import nb1\n",
+        "ppo_lite/course/plots/nb1": "from . import save\n",  # save is a name defined in plots/__init__
     })
     assert violations(sources)["cycles"] == [
-        "import cycle among ['ppo_lite.plots', 'ppo_lite.plots.nb1']: ppo_lite.plots -> ppo_lite.plots.nb1 -> ppo_lite.plots"]
+        "import cycle among ['ppo_lite.course.plots', 'ppo_lite.course.plots.nb1']: ppo_lite.course.plots -> ppo_lite.course.plots.nb1 -> ppo_lite.course.plots"]
 
 
 def test_checker_reports_private_names_but_not_private_submodules():
     sources = _synthetic({
         "ppo_lite/__init__": "_cache = {}\n",
         "ppo_lite/trainer": "def _bar(): ...\ndef update(): ...\n",
-        "ppo_lite/exercises/__init__": "from ._check import check\nfrom . import _check\n",  # a module named _check
-        "ppo_lite/exercises/_check": "def check(): ...\n",
+        "ppo_lite/course/exercises/__init__": "from ._check import check\nfrom . import _check\n",  # a module named _check
+        "ppo_lite/course/exercises/_check": "def check(): ...\n",
         "ppo_lite/batched": "from .trainer import _bar, update\nfrom . import _cache, __version__\n",
     })
     assert violations(sources)["private_names"] == [
@@ -198,23 +204,33 @@ def test_checker_reports_private_names_but_not_private_submodules():
     ]
 
 
-def test_checker_reports_library_importing_course():
+def test_checker_reports_imports_that_go_up_a_floor():
     sources = _synthetic({
         "ppo_lite/__init__": "",
         "ppo_lite/kl": "def k3(): ...\n",
-        "ppo_lite/plots/__init__": "",
-        "ppo_lite/plots/nb1": "from ..kl import k3\n",  # course importing library: fine
-        "ppo_lite/widgets": "from .plots import nb1\n",  # course importing course: fine
-        "ppo_lite/trainer": "def f():\n    import ppo_lite.plots.nb1\n",
+        "ppo_lite/experiments/__init__": "",
+        "ppo_lite/experiments/sweep": "from ..kl import k3\n",  # experiments importing the library: fine
+        "ppo_lite/experiments/ablation": "from ..course.plots import nb1\n",  # experiments importing the course
+        "ppo_lite/experiments/__main__": "from ..course.plots import experiment_figures\n",  # the one allowed reach
+        "ppo_lite/course/__init__": "",
+        "ppo_lite/course/plots/__init__": "",
+        "ppo_lite/course/plots/nb1": "from ...kl import k3\nfrom ...experiments import sweep\n",  # course: anything
+        "ppo_lite/course/plots/experiment_figures": "",
+        "ppo_lite/course/widgets": "from .plots import nb1\n",  # course importing course: fine
+        "ppo_lite/trainer": "def f():\n    import ppo_lite.course.plots.nb1\n    from .experiments import sweep\n",
     })
-    assert violations(sources)["library_imports_course"] == [
-        "library module ppo_lite.trainer imports course module ppo_lite.plots.nb1"]
+    assert violations(sources)["imports_up"] == [
+        "experiments module ppo_lite.experiments.ablation imports course module ppo_lite.course.plots.nb1",
+        "library module ppo_lite.trainer imports course module ppo_lite.course.plots.nb1",
+        "library module ppo_lite.trainer imports experiments module ppo_lite.experiments.sweep",
+    ]
 
 
 def test_resolve_relative_imports():
-    assert resolve("ppo_lite.plots.nb03", False, "tabular", 2) == "ppo_lite.tabular"
-    assert resolve("ppo_lite.plots", True, None, 1) == "ppo_lite.plots"
-    assert resolve("ppo_lite.plots", True, None, 2) == "ppo_lite"
+    assert resolve("ppo_lite.course.plots.nb03", False, "tabular", 2) == "ppo_lite.course.tabular"
+    assert resolve("ppo_lite.course.plots", True, None, 1) == "ppo_lite.course.plots"
+    assert resolve("ppo_lite.course.plots", True, None, 2) == "ppo_lite.course"
+    assert resolve("ppo_lite.course.plots", True, None, 3) == "ppo_lite"
     assert resolve("ppo_lite.kl", False, None, 1) == "ppo_lite"
     with pytest.raises(ValueError, match="beyond"):
         resolve("ppo_lite.kl", False, None, 2)
@@ -224,10 +240,32 @@ def test_resolve_relative_imports():
 @pytest.fixture(scope="module")
 def found() -> dict[str, list[str]]:
     sources = package_sources()
-    assert len(sources) > 30 and "ppo_lite.trainer" in sources and "ppo_lite.plots" in sources
+    assert len(sources) > 30 and "ppo_lite.trainer" in sources and "ppo_lite.course.plots" in sources
     return violations(sources)
 
 
-@pytest.mark.parametrize("rule", ["cycles", "library_imports_course", "private_names"])
+@pytest.mark.parametrize("rule", ["cycles", "imports_up", "private_names"])
 def test_package_imports(found, rule):
     assert not found[rule], f"{len(found[rule])} violation(s) of {rule}:\n" + "\n".join(found[rule])
+
+
+def test_library_trains_without_the_floors_above_it_or_their_dependencies():
+    """``pip install .`` gives the library alone (pyproject's ``dependencies``): it must import and train with the
+    experiments' and the course's packages (scipy, matplotlib, ipywidgets, ...) absent. A subprocess blocks them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('scipy', 'matplotlib', 'ipywidgets', 'IPython', 'sphinx', 'nbval'):\n"
+        "    sys.modules[name] = None  # import of a blocked package raises ImportError\n"
+        "import torch; torch.set_num_threads(1)\n"
+        "from ppo_lite import PPOConfig, train\n"
+        "h = train(PPOConfig.for_env('CartPole-v1', total_steps=512, device='cpu', seed=0), progress=False)\n"
+        "assert len(h) == 2, len(h)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('ppo_lite.') and m.split('.')[1] in ('course', 'experiments'))\n"
+        "assert not loaded, loaded\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

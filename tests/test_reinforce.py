@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ppo_lite.policies import ActorCritic
-from ppo_lite.reinforce import evaluate, run_episode, train_reinforce
+from ppo_lite.course.reinforce import evaluate, run_episode, train_reinforce
 
 torch.set_num_threads(1)
 

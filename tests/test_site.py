@@ -1,4 +1,4 @@
-"""The course as a website (``python -m ppo_lite.site build``), checked as a learner reads it.
+"""The course as a website (``python -m ppo_lite.course.site build``), checked as a learner reads it.
 
 The site is built once for this module (``site`` fixture: every notebook as committed, nothing executed) into a
 tmp folder and served from a local ``http.server``. Without a browser the tests check the files: a page per
@@ -29,7 +29,7 @@ import pytest
 import torch
 
 from ppo_lite.objectives import clipped_objective
-from ppo_lite.site import sources
+from ppo_lite.course.site import sources
 from test_browser import CHROMIUM_ARGS, PAGE_LOAD_S, REDRAW_S, _chromium, _skip_or_fail
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def test_notebook_mentions_and_imports():
     notebook = {"cells": [{"cell_type": "code", "source": c} for c in cells] + [
         {"cell_type": "markdown", "source": "from ppo_lite import batched"}]}
     assert sources.notebook_imports(notebook) == {
-        "ppo_lite.config", "ppo_lite.tabular", "ppo_lite.kl", "ppo_lite.experiments", "ppo_lite.experiments.clip_eps",
+        "ppo_lite.config", "ppo_lite.course.tabular", "ppo_lite.kl", "ppo_lite.experiments", "ppo_lite.experiments.clip_eps",
         "ppo_lite.objectives"}
 
 
@@ -144,7 +144,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Site:
     _need_site_tools()
-    from ppo_lite.site import build
+    from ppo_lite.course.site import build
 
     out = tmp_path_factory.mktemp("site") / "html"
     built = build(out)
@@ -291,7 +291,7 @@ def browser(site):
         from playwright.sync_api import sync_playwright
     except ImportError:
         _skip_or_fail("the Python package playwright is not installed")
-    from ppo_lite.site import make_server
+    from ppo_lite.course.site import make_server
 
     server = make_server(site.out, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

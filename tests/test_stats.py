@@ -1,4 +1,4 @@
-"""ppo_lite.stats against independent references: scipy's own tests, hand-worked examples, brute force, and the
+"""ppo_lite.experiments.stats against independent references: scipy's own tests, hand-worked examples, brute force, and the
 coverage of each interval measured by simulation at the seed counts the experiments use."""
 import itertools
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from ppo_lite import stats
+from ppo_lite.experiments import stats
 
 
 def test_welch_matches_scipys_test_and_t_interval_the_textbook_formula():

@@ -1,4 +1,4 @@
-"""The unit of every sweep (ppo_lite.sweep) and the log that lets a sweep resume (ppo_lite.experiments.CellLog)."""
+"""The unit of every sweep (ppo_lite.experiments.sweep) and the log that lets a sweep resume (ppo_lite.experiments.CellLog)."""
 import json
 import statistics
 
@@ -9,7 +9,7 @@ from ppo_lite import PPOConfig
 from ppo_lite.batched import BatchedConfig, BatchedTrainer
 from ppo_lite.evaluation import evaluate_agents, random_policy_returns
 from ppo_lite.experiments import CellLog, provenance_of_cells
-from ppo_lite.sweep import area_under_curve, normalized_score, score_agents, thin_curve
+from ppo_lite.experiments.sweep import area_under_curve, normalized_score, score_agents, thin_curve
 
 
 def test_score_agents_drops_a_diverging_agent_and_scores_the_rest_as_their_own_batch():

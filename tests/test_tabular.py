@@ -1,9 +1,9 @@
-"""ppo_lite.tabular against references that do not use its closed forms: autograd, finite differences,
+"""ppo_lite.course.tabular against references that do not use its closed forms: autograd, finite differences,
 iterative policy evaluation, and Monte Carlo rollouts."""
 import pytest
 import torch
 
-from ppo_lite.tabular import ESTIMATORS, TabularMDP, make_small_mdp, score_function
+from ppo_lite.course.tabular import ESTIMATORS, TabularMDP, make_small_mdp, score_function
 
 torch.set_num_threads(1)
 F64 = torch.float64
@@ -151,7 +151,7 @@ def test_bad_input_is_rejected():
 
 
 def test_gae_bias_variance_and_truncation_studies():
-    import ppo_lite.tabular as tab
+    import ppo_lite.course.tabular as tab
 
     mdp = TabularMDP.random(6, 3, gamma=0.95, seed=3, terminate_prob=0.1)
     theta = random_theta(mdp, 7, 0.5)

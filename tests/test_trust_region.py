@@ -1,12 +1,12 @@
-"""ppo_lite.trust_region against independent references: closed forms, brute force, finite differences,
+"""ppo_lite.course.trust_region against independent references: closed forms, brute force, finite differences,
 the exact tabular gradient and Monte Carlo."""
 import math
 
 import pytest
 import torch
 
-from ppo_lite import trust_region as tr
-from ppo_lite.tabular import TabularMDP
+from ppo_lite.course import trust_region as tr
+from ppo_lite.course.tabular import TabularMDP
 
 @pytest.fixture(scope="module")
 def mdp_and_theta():
@@ -192,7 +192,7 @@ def test_fisher_vector_product_matches_the_matrix_and_double_backprop(mdp_and_th
 
 def test_fisher_matrix_is_the_expected_score_outer_product_by_monte_carlo(mdp_and_theta):
     mdp, theta_old = mdp_and_theta
-    from ppo_lite.tabular import score_function
+    from ppo_lite.course.tabular import score_function
     gen = torch.Generator().manual_seed(5)
     w = tr.state_weights(mdp, theta_old)
     states = torch.multinomial(w, 200_000, replacement=True, generator=gen)

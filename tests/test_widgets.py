@@ -2,7 +2,7 @@
 import pytest
 
 pytest.importorskip("matplotlib")
-from ppo_lite.widgets import ClipObjectiveExplorer, ClipSweepExplorer, render_png  # noqa: E402
+from ppo_lite.course.widgets import ClipObjectiveExplorer, ClipSweepExplorer, render_png  # noqa: E402
 
 
 def independent_clipped(r, a, eps):

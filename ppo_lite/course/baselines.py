@@ -28,8 +28,8 @@ mean of the returns over the visits,
 :math:`\tilde b(s) = \mathbb E[\sum_{t: s_t=s}\gamma^{2t}\|x_t\|^2 G_t] / \mathbb E[\sum_{t:s_t=s}\gamma^{2t}\|x_t\|^2]`,
 equal to :math:`b^*` when no state is visited twice in an episode.
 
-Everything is float64 and takes the padded :class:`ppo_lite.tabular.Episodes` of
-:meth:`ppo_lite.tabular.TabularMDP.sample_episodes`.
+Everything is float64 and takes the padded :class:`ppo_lite.course.tabular.Episodes` of
+:meth:`ppo_lite.course.tabular.TabularMDP.sample_episodes`.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def _check_episodes(mdp: TabularMDP, theta: Tensor, episodes: Episodes) -> None:
     if tuple(theta.shape) != (mdp.num_states, mdp.num_actions):
         raise ValueError(f"theta must have shape {(mdp.num_states, mdp.num_actions)} (states, actions), got {tuple(theta.shape)}")
     if not isinstance(episodes, Episodes):
-        raise TypeError(f"episodes must be a ppo_lite.tabular.Episodes (from sample_episodes), got {type(episodes).__name__}")
+        raise TypeError(f"episodes must be a ppo_lite.course.tabular.Episodes (from sample_episodes), got {type(episodes).__name__}")
     if episodes.states.dim() != 2 or any(x.shape != episodes.states.shape for x in episodes):
         raise ValueError(f"episodes' states, actions, rewards and mask must all be (E, T); got "
                          f"{[tuple(x.shape) for x in episodes]}")

@@ -45,18 +45,18 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parameters_to_vector
 
-from . import objectives
-from .batched import AGENT_FIELDS, BatchedConfig, BatchedTrainer, train_batched
-from .config import PPOConfig
-from .envs import make_env
-from .evaluation import evaluate_agents
-from .history import History
-from .kl import kl_k3
-from .normalize import ObsNormalizer, PerAgentObsNormalizer, RewardScaler
-from .optim import FlatAdam
-from .policies import ActorCritic
-from .rollout import collect_rollout, compute_advantages, flatten_rollout
-from .trainer import Trainer, normalize_advantages, policy_loss, resolve_device, update
+from .. import objectives
+from ..batched import AGENT_FIELDS, BatchedConfig, BatchedTrainer, train_batched
+from ..config import PPOConfig
+from ..envs import make_env
+from ..evaluation import evaluate_agents
+from ..history import History
+from ..kl import kl_k3
+from ..normalize import ObsNormalizer, PerAgentObsNormalizer, RewardScaler
+from ..optim import FlatAdam
+from ..policies import ActorCritic
+from ..rollout import collect_rollout, compute_advantages, flatten_rollout
+from ..trainer import Trainer, normalize_advantages, policy_loss, resolve_device, update
 
 __all__ = [
     "NEGATIVE_ENTROPY_SIGMA", "effective_horizon", "discount_weight_beyond", "residual_std_fraction",

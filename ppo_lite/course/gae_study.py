@@ -2,8 +2,8 @@ r"""Notebook 02's exact studies of advantage estimators on tabular MDPs: bias an
 that variance into the critic's part and the returns' part, the discount γ as a bias-variance knob (γ-just
 estimators, Schulman et al. 2016), time-limit truncation (Pardo et al. 2018) and advantage normalization.
 
-Everything is float64 on :class:`ppo_lite.tabular.TabularMDP`, so each estimate is compared with an exact answer.
-The settings below are the notebook's; :mod:`ppo_lite.plots.nb02` draws the results.
+Everything is float64 on :class:`ppo_lite.course.tabular.TabularMDP`, so each estimate is compared with an exact answer.
+The settings below are the notebook's; :mod:`ppo_lite.course.plots.nb02` draws the results.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def gae_problem() -> tuple[tab.TabularMDP, Tensor, Tensor]:
 def bias_variance_study(num_episodes: int = 4000, seed: int = 0) -> dict[str, Tensor]:
     r"""Exact bias² and measured variance of the GAE(λ) policy gradient
     :math:`\hat g_\lambda = \sum_t \gamma^t \nabla\log\pi(a_t|s_t)\hat A^\lambda_t` for each λ in :data:`LAMS`, on
-    :func:`gae_problem` (:func:`ppo_lite.tabular.gae_bias_variance`; notebook 02, section 3)."""
+    :func:`gae_problem` (:func:`ppo_lite.course.tabular.gae_bias_variance`; notebook 02, section 3)."""
     _check_count(num_episodes=num_episodes)
     mdp, theta, v_hat = gae_problem()
     return tab.gae_bias_variance(mdp, theta, v_hat, LAMS, num_episodes, torch.Generator().manual_seed(seed))
@@ -138,7 +138,7 @@ def gamma_just_study(
               \qquad \mathbb E[\hat g^\gamma]_{sb} = d_{\gamma_{\text{eval}}}(s)\,\pi(b|s)\,A^{\pi,\gamma}(s,b)
 
     (the estimator is γ-just: :math:`\mathbb E[\hat A_t|s_t,a_t] = A^{\pi,\gamma}(s_t,a_t)`; softmax policy, so the
-    expectation has the form of :meth:`~ppo_lite.tabular.TabularMDP.exact_policy_gradient` with
+    expectation has the form of :meth:`~ppo_lite.course.tabular.TabularMDP.exact_policy_gradient` with
     :math:`A^{\pi,\gamma}` in place of :math:`A^{\pi,\gamma_{\text{eval}}}`). Against the exact
     :math:`\nabla J_{\gamma_{\text{eval}}}`, all shaped (len(gammas),):
 
@@ -193,8 +193,8 @@ def truncation_problem() -> tuple[tab.TabularMDP, Tensor]:
 def truncation_study(seed: int = 0) -> dict[str, Tensor]:
     r"""Time limit bootstrapped vs treated as termination (Pardo et al. 2018), notebook 02, section 5: tabular values
     fitted to GAE(λ) targets of :data:`TRUNC_EPISODES` episodes cut at :data:`TIME_LIMIT` steps
-    (:func:`ppo_lite.tabular.fit_values_with_time_limit`), and the mean target error
-    :math:`\hat A^\lambda_t + V^\pi(s_t) - V^\pi(s_t)` by step (:func:`ppo_lite.tabular.target_error_by_step`)."""
+    (:func:`ppo_lite.course.tabular.fit_values_with_time_limit`), and the mean target error
+    :math:`\hat A^\lambda_t + V^\pi(s_t) - V^\pi(s_t)` by step (:func:`ppo_lite.course.tabular.target_error_by_step`)."""
     mdp, theta = truncation_problem()
     tr = mdp.sample_transitions(theta, TRUNC_EPISODES, torch.Generator().manual_seed(seed), TIME_LIMIT)
     V = mdp.values(theta)

@@ -1,7 +1,7 @@
 r"""PPO v1, the KL-constrained problem (notebook 04): its closed-form optimum, its dual function, the primal-dual
 loop on a toy problem and on a tabular MDP, and the KL estimators that loop relies on.
 
-Notation as in :mod:`ppo_lite.trust_region` (notebook 03): :math:`\pi_{old}` collected the data,
+Notation as in :mod:`ppo_lite.course.trust_region` (notebook 03): :math:`\pi_{old}` collected the data,
 :math:`\pi_\theta` is the policy being improved, :math:`r = \pi_\theta(a|s)/\pi_{old}(a|s)`.
 
 - the toy problem :math:`\max_p \mathbb E_p[A]` s.t. :math:`\mathrm{KL}(p\|q) \le \delta` over categoricals, whose
@@ -12,9 +12,9 @@ Notation as in :mod:`ppo_lite.trust_region` (notebook 03): :math:`\pi_{old}` col
 - the primal-dual loop on it, with either controller of :mod:`ppo_lite.kl` (:func:`penalized_ascent_toy`);
 - the KL estimators :math:`k_1, k_2, k_3` compared (:func:`kl_estimator_study`);
 - the PPO v1 loop on a tabular MDP (:func:`ppo_v1_tabular`), on the sampled batches of
-  :func:`ppo_lite.trust_region.sample_batch`.
+  :func:`ppo_lite.course.trust_region.sample_batch`.
 
-Nothing here imports matplotlib; the figures are in ``ppo_lite.plots.nb04``.
+Nothing here imports matplotlib; the figures are in ``ppo_lite.course.plots.nb04``.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .kl import AdaptiveBeta, DualDescent, kl_k1, kl_k2, kl_k3
-from .objectives import kl_penalty_loss
+from ..kl import AdaptiveBeta, DualDescent, kl_k1, kl_k2, kl_k3
+from ..objectives import kl_penalty_loss
 from .tabular import TabularMDP
 from .trust_region import check_count, check_positive, check_thetas, sample_batch, state_kl
 

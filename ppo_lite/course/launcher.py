@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..paths import notebooks_dir
+
 __all__ = ["FIRST_NOTEBOOK", "default_notebooks_dir", "check_widgets", "build_command", "main"]
 
 #: The notebook the course opens at.
@@ -34,7 +36,7 @@ _WIDGETS_LAB_MAJOR = {8: 3, 7: 1}
 
 def default_notebooks_dir() -> Path:
     """The course's ``notebooks/`` folder: beside the ``ppo_lite`` package in the repository checkout."""
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return notebooks_dir()
 
 
 def _major(version: str) -> int:

@@ -20,10 +20,10 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from .advantages import reward_to_go
-from .envs.base import make_gymnasium_env
-from .objectives import pg_loss
-from .policies import ActorCritic
+from ..advantages import reward_to_go
+from ..envs.base import make_gymnasium_env
+from ..objectives import pg_loss
+from ..policies import ActorCritic
 
 __all__ = ["Episode", "ReinforceHistory", "run_episode", "evaluate", "train_reinforce"]
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .advantages import gae
+from ..advantages import gae
 
 __all__ = [
     "TabularMDP",

@@ -25,11 +25,11 @@ Notation. :math:`\pi_{old}` collected the data, :math:`\pi_\theta` is the policy
   (:func:`backtracking_line_search`), all of it assembled (:func:`trpo_step`), the equal-KL scaling of any
   direction (:func:`scale_to_kl`) and the natural-against-plain comparison at equal KL (:func:`equal_kl_comparison`).
 
-Notebook 04's KL-constrained problem, its dual and the tabular PPO v1 loop are in :mod:`ppo_lite.kl_constrained`,
+Notebook 04's KL-constrained problem, its dual and the tabular PPO v1 loop are in :mod:`ppo_lite.course.kl_constrained`,
 which builds on this module's sampled batches (:func:`sample_batch`), per-state KL (:func:`state_kl`) and argument
 checks (:func:`check_positive`, :func:`check_count`, :func:`check_thetas`).
 
-Nothing here imports matplotlib; the figures are in ``ppo_lite.plots.nb03``.
+Nothing here imports matplotlib; the figures are in ``ppo_lite.course.plots.nb03``.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .objectives import clip_fraction, clipped_loss, ratio, surrogate_loss
+from ..objectives import clip_fraction, clipped_loss, ratio, surrogate_loss
 from .tabular import TabularMDP, score_function
 
 __all__ = [
@@ -77,7 +77,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Argument checks with clear errors (public: ppo_lite.kl_constrained checks its arguments with them too)
+# Argument checks with clear errors (public: ppo_lite.course.kl_constrained checks its arguments with them too)
 # ---------------------------------------------------------------------------------------------------------------
 def check_positive(name: str, value: float) -> None:
     """Raise a ValueError naming ``name`` unless ``value`` is a finite number > 0 (a step size, a KL bound δ)."""
@@ -151,7 +151,7 @@ def importance_sampling_study(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The surrogate on a tabular MDP (exact J from ppo_lite.tabular)
+# The surrogate on a tabular MDP (exact J from ppo_lite.course.tabular)
 # ---------------------------------------------------------------------------------------------------------------
 def state_kl(mdp: TabularMDP, theta_old: Tensor, theta: Tensor) -> Tensor:
     r"""Per-state :math:`\mathrm{KL}(\pi_{old}(\cdot|s)\,\|\,\pi_\theta(\cdot|s))`, shape (S,), 0 on terminal states
@@ -445,7 +445,7 @@ def fisher_matrix(mdp: TabularMDP, theta_old: Tensor) -> Tensor:
               \big[\nabla_\theta\log\pi_\theta(a|s)\,\nabla_\theta\log\pi_\theta(a|s)^\top\big]_{\theta_{old}},
 
     shape (S·A, S·A) on the flattened table (index s·A + a). For a softmax table the score of (s, a) is
-    :math:`e_a - \pi(\cdot|s)` in row s (:func:`ppo_lite.tabular.score_function`), so F is block diagonal with
+    :math:`e_a - \pi(\cdot|s)` in row s (:func:`ppo_lite.course.tabular.score_function`), so F is block diagonal with
     blocks :math:`\bar\rho_{old}(s)\,(\mathrm{diag}\,\pi_s - \pi_s\pi_s^\top)`. F is also the Hessian of
     :func:`mean_kl` at :math:`\theta = \theta_{old}`. It is singular: each block annihilates the all-ones vector
     (adding a constant to a state's logits leaves its policy unchanged), and states with

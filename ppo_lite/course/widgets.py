@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from .objectives import clipped_objective
+from ..objectives import clipped_objective
 
 __all__ = ["ClipObjectiveExplorer", "ClipSweepExplorer", "render_png"]
 

@@ -39,7 +39,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from .envs.base import VecEnv
+from .base import VecEnv
 
 __all__ = [
     "shaping_reward", "count_bonus", "discretize", "mountain_car_energy", "PotentialShaping", "CountBonus",

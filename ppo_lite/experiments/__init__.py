@@ -3,7 +3,7 @@
 Each experiment is a module here with ``main(argv: list[str]) -> int`` that runs its sweep and writes its data
 (JSON, :func:`write_results`) under ``figures/``. The experiments import no plotting code: the entry point
 (``__main__``) draws each results file's figure (PNG) beside it afterwards, with
-``ppo_lite.plots.experiment_figures``. Notebooks run a small live version and plot the committed results.
+``ppo_lite.course.plots.experiment_figures``. Notebooks run a small live version and plot the committed results.
 """
 from __future__ import annotations
 
@@ -16,11 +16,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-FIGURES = Path(__file__).resolve().parents[2] / "figures"
+from ..paths import figures_dir, repo_root
+
+FIGURES = figures_dir()
+
+
+#: Modules of this package that the experiments use but that are not experiments themselves (no ``main``).
+SUPPORT_MODULES = ("stats", "sweep")
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    """The experiments ``python -m ppo_lite.experiments NAME`` runs: every public module but the support ones."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__)
+                  if not m.name.startswith("_") and m.name not in SUPPORT_MODULES)
 
 
 _written_by_run: list[list[Path]] = []  # the ``written`` lists of the run() calls in progress, innermost last
@@ -86,7 +94,7 @@ def git_commit() -> str:
     it; ``unknown`` outside a git checkout. Every results file records it, so it can be told which code made it."""
     import subprocess
 
-    root = Path(__file__).resolve().parents[2]
+    root = repo_root()
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS], cwd=root,

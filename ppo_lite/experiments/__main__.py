@@ -2,7 +2,7 @@
 
 The experiment writes its results (``<name>.json`` under ``figures/``, or its ``--outdir``); this entry point then
 draws each results file it wrote into a PNG beside it, with the registry
-:data:`ppo_lite.plots.experiment_figures.RESULT_FIGURES`. It is the only module of ``ppo_lite.experiments`` that
+:data:`ppo_lite.course.plots.experiment_figures.RESULT_FIGURES`. It is the only module of ``ppo_lite.experiments`` that
 imports plotting code, so the experiments and the plots that read their data never import each other both ways.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no window
 
-from ..plots.experiment_figures import draw_result_figure  # noqa: E402
+from ..course.plots.experiment_figures import draw_result_figure  # noqa: E402
 from . import available, run  # noqa: E402
 
 USAGE = "usage: python -m ppo_lite.experiments NAME [options]"

@@ -20,10 +20,10 @@ Design (the review of issue 14, after Engstrom et al. 2020 and Andrychowicz et a
 - tuning (:func:`run_cell`): every (objective, detail set) corner picks its learning rate from :data:`LR_GRID` on
   :data:`TUNING_SEEDS`, same budget for every corner, by the mean evaluation return (ties broken by the area under
   the curve), then trains :data:`FINAL_SEEDS` fresh seeds at that rate;
-- scores (:mod:`ppo_lite.sweep`): deterministic evaluation return over 10 episodes on seeds no agent trained on, and
+- scores (:mod:`ppo_lite.experiments.sweep`): deterministic evaluation return over 10 episodes on seeds no agent trained on, and
   the area under the learning curve. A run that diverges counts as a random policy.
 
-Statistics (:func:`analyze`, :mod:`ppo_lite.stats`): per cell a Student-t interval; each difference (clip − kl_dual
+Statistics (:func:`analyze`, :mod:`ppo_lite.experiments.stats`): per cell a Student-t interval; each difference (clip − kl_dual
 and clip − surrogate at every detail set; all on − no d and all on − all off per objective) with Welch's interval,
 Holm-adjusted p-values over its family of calls, and a Bonferroni interval (level 1 − 0.05/m) that holds for the
 whole family at once; across tasks the interquartile mean of normalized scores with a stratified-bootstrap
@@ -43,10 +43,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import stats
+from . import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
-from ..sweep import normalized_score, score_agents
+from .sweep import normalized_score, score_agents
 from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments ablation"

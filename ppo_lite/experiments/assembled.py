@@ -6,7 +6,7 @@ each at its family defaults and a budget at which the defaults converge (:data:`
 Pendulum about −200 well inside 100k steps, ``bench/results/train_Pendulum-v1.md``), and records per update what a
 practitioner watches: smoothed return, approximate KL (:math:`k_3` on the whole batch after the update), clip
 fraction, explained variance, entropy, and β or η. Every agent is scored by a deterministic evaluation return (10
-episodes on held-out env seeds, :func:`ppo_lite.sweep.score_agents`).
+episodes on held-out env seeds, :func:`ppo_lite.experiments.sweep.score_agents`).
 
 The seeds of one (task, objective) train as one batched computation: one cell of ``figures/assembled.cells.jsonl``,
 written as it finishes; a rerun skips the cells already there. ``figures/assembled.json`` (with provenance) is
@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 
 from ..config import PPOConfig
-from ..sweep import score_agents
+from .sweep import score_agents
 from . import add_sweep_arguments, compute_missing, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 OBJECTIVES = ("clip", "kl_adaptive", "kl_dual")
@@ -71,7 +71,7 @@ def run_cell(env_id: str, objective: str, seeds: Sequence[int] = SEEDS, total_st
 def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (task, objective), over its seeds: evaluation return (mean, 95% t-interval, min), final
     training return, seeds whose training return reached the threshold, mean of each seed's largest KL."""
-    from ..stats import t_interval
+    from .stats import t_interval
 
     rows = []
     keys: list[tuple[str, str]] = []

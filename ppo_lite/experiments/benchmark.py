@@ -3,7 +3,7 @@ r"""PPO on tasks people know, beside published numbers (notebook 06): ``python -
 For each task of :data:`TASKS` (CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1, LunarLander-v3, Hopper-v5) at
 the budget the published numbers used, train each variant of :data:`VARIANTS` on the task's seeds (5; 3 for MuJoCo)
 and score every agent by its **deterministic evaluation return** (10 episodes on held-out env seeds,
-:func:`ppo_lite.sweep.score_agents`), with learning curves:
+:func:`ppo_lite.experiments.sweep.score_agents`), with learning curves:
 
 - ``ppo``: PPO (clip) with the library's documented defaults, ``PPOConfig.for_env(env_id)``, nothing tuned here;
 - ``pg``: the same config with the ``pg`` objective and one epoch per rollout: an A2C-like baseline without a trust
@@ -34,8 +34,8 @@ from typing import Any
 
 
 from ..config import PPOConfig
-from ..stats import holm, t_interval, welch_interval
-from ..sweep import score_agents
+from .stats import holm, t_interval, welch_interval
+from .sweep import score_agents
 from . import add_sweep_arguments, compute_missing, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments benchmark"

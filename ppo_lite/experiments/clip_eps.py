@@ -37,8 +37,8 @@ from torch import Tensor
 from ..batched import AgentDiverged, BatchedConfig, BatchedTrainer
 from ..config import SOLVED_THRESHOLDS, PPOConfig
 from ..evaluation import evaluate_agents
-from ..stats import t_interval
-from ..sweep import EVAL_SEED
+from .stats import t_interval
+from .sweep import EVAL_SEED
 from ..trainer import Trainer
 
 CLIP_EPS = (0.05, 0.1, 0.2, 0.3, 0.5)

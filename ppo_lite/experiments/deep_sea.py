@@ -8,10 +8,10 @@ steps), and is scored on the **true** reward:
 
 - ``ppo``: plain PPO;
 - ``count_bonus``: PPO with :math:`\beta/\sqrt{n(s')}` added per step, counting visits to the grid's cells
-  (:class:`ppo_lite.exploration.CountBonus`, one table per agent), β chosen from :data:`BETA_GRID` on the tuning
+  (:class:`ppo_lite.envs.exploration.CountBonus`, one table per agent), β chosen from :data:`BETA_GRID` on the tuning
   seeds at size :data:`TUNING_SIZE` (the best mean of the scores below, then fixed for every size);
 - ``shaping``: potential-based shaping with the column as the potential, :math:`\Phi(s) = c(s)`
-  (:class:`ppo_lite.exploration.PotentialShaping`): the fix that uses what we know of the task (go right); it keeps
+  (:class:`ppo_lite.envs.exploration.PotentialShaping`): the fix that uses what we know of the task (go right); it keeps
   the optimal policy (Ng et al. 1999).
 
 Scores per agent: ``solved`` (its deterministic policy reaches the treasure after training), the share of training
@@ -34,7 +34,7 @@ from ..config import PPOConfig
 from ..envs.base import VecEnv
 from ..envs.deep_sea import deep_sea_id
 from ..evaluation import evaluate_agents
-from ..exploration import CountBonus, PotentialShaping
+from ..envs.exploration import CountBonus, PotentialShaping
 from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments deep_sea"

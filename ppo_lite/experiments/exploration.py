@@ -7,9 +7,9 @@ MountainCar's own default, rl-baselines3-zoo's tuned settings, is the benchmark'
 
 - ``none``: the plain reward;
 - ``shaping``: potential-based shaping with the car's mechanical energy as :math:`\Phi`
-  (:class:`ppo_lite.exploration.PotentialShaping`, :func:`~ppo_lite.exploration.mountain_car_energy`);
+  (:class:`ppo_lite.envs.exploration.PotentialShaping`, :func:`~ppo_lite.envs.exploration.mountain_car_energy`);
 - ``count_bonus``: :math:`\beta/\sqrt{n}` on a grid over (position, velocity)
-  (:class:`ppo_lite.exploration.CountBonus`).
+  (:class:`ppo_lite.envs.exploration.CountBonus`).
 
 Each variant's seeds train as one batched computation (:mod:`ppo_lite.batched`); the wrapper goes around the
 batch's vector env, with one count table per agent. Scores are on the **true** return (the wrappers pass the
@@ -27,7 +27,7 @@ import torch
 from ..batched import BatchedConfig, BatchedTrainer
 from ..config import PPOConfig
 from ..envs.base import VecEnv
-from ..exploration import CountBonus, PotentialShaping, mountain_car_energy
+from ..envs.exploration import CountBonus, PotentialShaping, mountain_car_energy
 
 COMMAND = "python -m ppo_lite.experiments exploration"
 VARIANTS = ("none", "shaping", "count_bonus")

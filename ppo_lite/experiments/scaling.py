@@ -159,9 +159,9 @@ def time_to_target(config: PPOConfig, target: float, max_seconds: float) -> dict
 def returns_at_fixed_steps(num_envs: int, seeds: Sequence[int], total_steps: int, minibatches: int,
                            episodes: int = 10) -> list[dict[str, Any]]:
     """The algorithmic side of scaling: every N gets the same ``total_steps`` env steps (so ``total_steps / 32N``
-    updates); each seed's deterministic evaluation return and training curve (:func:`ppo_lite.sweep.score_agents`;
+    updates); each seed's deterministic evaluation return and training curve (:func:`ppo_lite.experiments.sweep.score_agents`;
     the seeds train as one batched computation, which changes the time, not the numbers)."""
-    from ..sweep import score_agents
+    from .sweep import score_agents
 
     base = scaled_config(num_envs, 0, total_steps, minibatches)
     return score_agents(base, list(seeds), episodes=episodes)

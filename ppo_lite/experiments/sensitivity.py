@@ -12,14 +12,14 @@ to*. So (issue 14's design, after Dodge et al. 2019 and Andrychowicz et al. 2021
 - bracketing (:func:`extend`): a grid whose best cell sits on an edge is extended on that side from its axis's
   reserve values, and the new row or column trained, until the best cell is inside or the reserve is spent (the
   results say which);
-- scores (:mod:`ppo_lite.sweep`): evaluation return after training (10 deterministic episodes on held-out seeds),
+- scores (:mod:`ppo_lite.experiments.sweep`): evaluation return after training (10 deterministic episodes on held-out seeds),
   :data:`SEEDS` seeds per cell, normalized so that 0 is a random policy and 1 the solved threshold.
 
 Metrics of a grid (:func:`grid_metrics`), each with a bootstrap interval from resampling the seeds of every cell:
 
 - ``near_best``: the fraction of cells whose 95% t-interval overlaps the best cell's (a flat grid: most; a peaked
   one: few);
-- the expected best score after k settings drawn at random (Dodge et al. 2019, :func:`ppo_lite.stats.
+- the expected best score after k settings drawn at random (Dodge et al. 2019, :func:`ppo_lite.experiments.stats.
   expected_max_score`), k = 1 … n: the score of a random setting (k = 1) against the best (k = n) is how much tuning
   buys.
 
@@ -38,10 +38,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import stats
+from . import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
-from ..sweep import normalized_score, score_agents
+from .sweep import normalized_score, score_agents
 from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments sensitivity"

@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from .batched import AGENT_FIELDS, AgentDiverged, BatchedConfig, BatchedTrainer
-from .config import SOLVED_THRESHOLDS, PPOConfig
-from .evaluation import evaluate_agents
+from ..batched import AGENT_FIELDS, AgentDiverged, BatchedConfig, BatchedTrainer
+from ..config import SOLVED_THRESHOLDS, PPOConfig
+from ..evaluation import evaluate_agents
 
 __all__ = ["EVAL_SEED", "area_under_curve", "score_agents", "normalized_score", "thin_curve"]
 

@@ -26,7 +26,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .. import objectives, stats
+from .. import objectives
+from . import stats
 from . import FIGURES, ablation, benchmark, clip_eps, deep_sea, exploration, scaling, sensitivity
 
 BENCH = FIGURES.parent / "bench" / "results"

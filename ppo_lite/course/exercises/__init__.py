@@ -2,6 +2,6 @@
 
 Each notebook's checkers live in their own module (``nb01``, ``nb02``, ...) and call :func:`check`.
 """
-from ._check import CheckResult, check
+from ._check import CheckResult, ExerciseFailed, check
 
-__all__ = ["check", "CheckResult"]
+__all__ = ["check", "CheckResult", "ExerciseFailed"]

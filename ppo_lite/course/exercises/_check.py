@@ -5,6 +5,11 @@ A stub that still raises :class:`NotImplementedError` is reported as *not attemp
 False), so a fresh notebook runs top to bottom without failing. A wrong answer is reported with the first input
 on which it differs; when the checker knows the usual mistakes (``mistakes``: a description and a function that
 makes that mistake), an answer that agrees with one of them is told which mistake it made.
+
+In a notebook the checker cell ends with :meth:`CheckResult.require`: it prints the verdict and raises
+:class:`ExerciseFailed` when an attempted answer is wrong, so ``pytest --nbval`` (strict or ``--nbval-lax``) stays
+green for an unattempted stub and for a right answer, and turns red for a wrong one. The checker cell carries
+``# NBVAL_IGNORE_OUTPUT``: what it prints depends on what the learner wrote, whether it passes does not.
 """
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
+
+
+class ExerciseFailed(AssertionError):
+    """An attempted answer that the checker found wrong (raised by :meth:`CheckResult.require`)."""
 
 
 @dataclass
@@ -29,6 +38,14 @@ class CheckResult:
         if not self.attempted:
             return "NOT ATTEMPTED: " + self.message
         return ("PASSED: " if self.passed else "FAILED: ") + self.message
+
+    def require(self) -> None:
+        """Print the verdict; raise :class:`ExerciseFailed` when the answer was attempted and is wrong.
+
+        An unattempted stub and a right answer both return normally, so the notebook runs on."""
+        print(repr(self))
+        if self.attempted and not self.passed:
+            raise ExerciseFailed(repr(self))
 
 
 def _compare(expected: Any, got: Any, rtol: float, atol: float) -> tuple[str, str] | None:

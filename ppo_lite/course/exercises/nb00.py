@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..config import PPOConfig
-from ..history import History
+from ...config import PPOConfig
+from ...history import History
 from ._check import CheckResult, check
 
 __all__ = [
@@ -164,7 +164,7 @@ def check_second_run(make_config: Callable[[PPOConfig], PPOConfig], cfg: PPOConf
         return CheckResult(False, f"second_run: {names}" + (f" — {mistake}" if mistake else ""), mistake=mistake)
     if not train_it:
         return CheckResult(True, "second_run: the config is right (not trained)")
-    from .. import train
+    from ... import train
 
     def stop(update: int, history: History) -> bool:
         return len(history.episodes["return"]) >= last and history.mean_return(last) >= threshold

@@ -1,7 +1,7 @@
 r"""Exercises of notebook 01 (policy gradients): reward-to-go, the softmax score function, and the
 variance-optimal state baseline.
 
-Each ``check_*`` runs the learner's function against a reference on random inputs (:func:`ppo_lite.exercises.check`)
+Each ``check_*`` runs the learner's function against a reference on random inputs (:func:`ppo_lite.course.exercises.check`)
 and names the usual mistakes when an answer makes one of them.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..advantages import reward_to_go
+from ...advantages import reward_to_go
 from ..tabular import TabularMDP, score_function
 from ._check import CheckResult, check
 
@@ -106,8 +106,8 @@ def solution_optimal_baseline(theta: Tensor, states: Tensor, actions: Tensor, re
     .. math:: \hat b^*(s) = \frac{\sum_e \hat g_{0,e}[s]\cdot Y_e[s]}{\sum_e\|Y_e[s]\|^2},\qquad
               \hat g_{0} = \sum_t\gamma^t x_t G_t,\quad Y = \sum_t \gamma^t x_t,
 
-    row s of each (S, A) sum; 0 for a state no episode visits. Written from :func:`ppo_lite.tabular.score_function`
-    (the full (E, T, S, A) score tensor), independently of :func:`ppo_lite.baselines.optimal_state_baseline`."""
+    row s of each (S, A) sum; 0 for a state no episode visits. Written from :func:`ppo_lite.course.tabular.score_function`
+    (the full (E, T, S, A) score tensor), independently of :func:`ppo_lite.course.baselines.optimal_state_baseline`."""
     discount = gamma ** torch.arange(states.shape[1], dtype=torch.float64)
     G = _masked_returns_to_go(rewards.to(torch.float64), mask.to(torch.float64), gamma)
     g0 = _per_episode(theta, states, actions, mask, discount * G)

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..advantages import gae, td_residuals
+from ...advantages import gae, td_residuals
 from ._check import CheckResult, check
 
 __all__ = [

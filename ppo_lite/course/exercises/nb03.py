@@ -2,7 +2,7 @@ r"""Exercises of notebook 03: the importance-weighted surrogate, the per-state K
 step whose KL lands on δ, and (open) the KL penalty in place of early stopping.
 
 Each ``check_*`` runs the learner's function against the reference on random inputs and returns a
-:class:`~ppo_lite.exercises.CheckResult`: a stub that still raises :class:`NotImplementedError` is "not attempted",
+:class:`~ppo_lite.course.exercises.CheckResult`: a stub that still raises :class:`NotImplementedError` is "not attempted",
 a wrong answer that agrees with a usual mistake is told which one (``result.mistake``).
 """
 from __future__ import annotations
@@ -124,7 +124,7 @@ DIRECTION_MIN_COSINE = 0.995
 
 def reference_natural_step(g: Tensor, F: Tensor, fvp: Callable[[Tensor], Tensor], delta: float) -> Tensor:
     r"""TRPO's full step :math:`\Delta = \sqrt{2\delta / g^\top F^{+} g}\; F^{+} g` (shape of g), with the solve done
-    by conjugate gradient on ``fvp`` (:func:`ppo_lite.trust_region.conjugate_gradient`; F is singular, so no plain
+    by conjugate gradient on ``fvp`` (:func:`ppo_lite.course.trust_region.conjugate_gradient`; F is singular, so no plain
     ``solve``). Notebook 03."""
     x = tr.conjugate_gradient(fvp, g, iterations=4 * g.numel(), tolerance=1e-12)
     return tr.trpo_step_size(g, x, delta) * x

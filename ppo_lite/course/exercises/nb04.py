@@ -2,7 +2,7 @@ r"""Exercises of notebook 04: the k3 KL estimator, the dual-descent update, the 
 PPO v1 with a dual-descent controller on a tabular policy, and (open) the adaptive β updated per minibatch.
 
 Each ``check_*`` runs the learner's function against the reference (``solution_*``) on random inputs with
-:func:`ppo_lite.exercises.check` and returns a :class:`~ppo_lite.exercises.CheckResult`; the usual mistakes are
+:func:`ppo_lite.course.exercises.check` and returns a :class:`~ppo_lite.course.exercises.CheckResult`; the usual mistakes are
 registered, so an answer that makes one is told which.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..kl import AdaptiveBeta
+from ...kl import AdaptiveBeta
 from ..kl_constrained import ppo_v1_tabular
 from ..tabular import TabularMDP
 from ..trust_region import sample_batch

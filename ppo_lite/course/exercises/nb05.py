@@ -2,7 +2,7 @@ r"""Exercises of notebook 05: the clipped objective, the clip fraction, the grad
 and reading the clip-ε sweep.
 
 Each ``check_*`` runs the learner's function against the reference on random inputs with
-:func:`ppo_lite.exercises.check` and returns a :class:`~ppo_lite.exercises.CheckResult`; the usual mistakes are
+:func:`ppo_lite.course.exercises.check` and returns a :class:`~ppo_lite.course.exercises.CheckResult`; the usual mistakes are
 registered, so an answer that makes one is told which.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..objectives import clipped_objective
+from ...objectives import clipped_objective
 from ._check import CheckResult, check
 
 __all__ = [

@@ -1,7 +1,7 @@
 r"""Exercises of notebook 06: the diagnostics a practitioner watches — explained variance and clip fraction.
 
 Each ``check_*`` runs the learner's function against the reference on random inputs with
-:func:`ppo_lite.exercises.check` and returns a :class:`~ppo_lite.exercises.CheckResult`.
+:func:`ppo_lite.course.exercises.check` and returns a :class:`~ppo_lite.course.exercises.CheckResult`.
 """
 from __future__ import annotations
 

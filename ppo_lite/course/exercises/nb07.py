@@ -2,7 +2,7 @@ r"""Exercises of notebook 07: the Student-t interval of a mean, Holm's adjusted 
 config builder.
 
 Each ``check_*`` runs the learner's function against the reference on random inputs with
-:func:`ppo_lite.exercises.check` and returns a :class:`~ppo_lite.exercises.CheckResult`; the usual mistakes are
+:func:`ppo_lite.course.exercises.check` and returns a :class:`~ppo_lite.course.exercises.CheckResult`; the usual mistakes are
 registered, so a wrong answer that makes one is told which.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .. import stats
-from ..config import PPOConfig
-from ..experiments import ablation
+from ...experiments import stats
+from ...config import PPOConfig
+from ...experiments import ablation
 from ._check import CheckResult, check
 
 __all__ = [
@@ -29,12 +29,12 @@ CONFIG_FIELDS = ("norm_adv", "clip_value", "norm_obs", "scale_reward", "ortho_in
 
 
 def reference_t_interval(x: Tensor) -> tuple[float, float, float]:
-    r"""Mean and 95% interval :math:`\bar x \pm t_{0.975,n-1}\, s/\sqrt n` (:func:`ppo_lite.stats.t_interval`)."""
+    r"""Mean and 95% interval :math:`\bar x \pm t_{0.975,n-1}\, s/\sqrt n` (:func:`ppo_lite.experiments.stats.t_interval`)."""
     return stats.t_interval(x.tolist())
 
 
 def reference_holm(p: Tensor) -> Tensor:
-    r"""Holm's adjusted p-values (:func:`ppo_lite.stats.holm`): sorted, :math:`\tilde p_{(i)} = \max_{j\le i}
+    r"""Holm's adjusted p-values (:func:`ppo_lite.experiments.stats.holm`): sorted, :math:`\tilde p_{(i)} = \max_{j\le i}
     \min(1, (m-j+1) p_{(j)})`, returned in the input's order."""
     return torch.tensor(stats.holm(p.tolist()), dtype=torch.float64)
 

@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..experiments.scaling import amdahl_time, fit_line
+from ...experiments.scaling import amdahl_time, fit_line
 from ._check import CheckResult, check
 
 __all__ = ["check_fit_line", "check_amdahl_time", "FIT_LINE_MISTAKES", "AMDAHL_MISTAKES"]

@@ -10,8 +10,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..exploration import count_bonus, shaping_reward
-from ..stats import expected_max_score
+from ...envs.exploration import count_bonus, shaping_reward
+from ...experiments.stats import expected_max_score
 from ._check import CheckResult, check
 
 __all__ = ["check_shaping_reward", "check_count_bonus", "check_expected_max", "SHAPING_MISTAKES", "COUNT_BONUS_MISTAKES",
@@ -37,7 +37,7 @@ COUNT_BONUS_MISTAKES: dict[str, Callable[..., Tensor]] = {
 
 
 def reference_expected_max(scores: Tensor, k: int) -> float:
-    r"""Expected best of k settings drawn uniformly with replacement (:func:`ppo_lite.stats.expected_max_score`)."""
+    r"""Expected best of k settings drawn uniformly with replacement (:func:`ppo_lite.experiments.stats.expected_max_score`)."""
     return expected_max_score(scores.tolist(), k)
 
 
@@ -79,7 +79,7 @@ def _transitions(gen: torch.Generator) -> dict:
 
 def check_shaping_reward(fn: Callable[..., Tensor]) -> CheckResult:
     r"""``fn(phi, phi_next, terminated, gamma) -> F``: :math:`F = \gamma\Phi(s')(1-\mathrm{term}) - \Phi(s)`
-    (reference :func:`ppo_lite.exploration.shaping_reward`)."""
+    (reference :func:`ppo_lite.envs.exploration.shaping_reward`)."""
     return check(fn, shaping_reward, _transitions, name="shaping_reward", mistakes=SHAPING_MISTAKES)
 
 
@@ -89,5 +89,5 @@ def _counts(gen: torch.Generator) -> dict:
 
 
 def check_count_bonus(fn: Callable[..., Tensor]) -> CheckResult:
-    r"""``fn(counts, beta) -> bonus``: :math:`\beta/\sqrt{n}` (reference :func:`ppo_lite.exploration.count_bonus`)."""
+    r"""``fn(counts, beta) -> bonus``: :math:`\beta/\sqrt{n}` (reference :func:`ppo_lite.envs.exploration.count_bonus`)."""
     return check(fn, count_bonus, _counts, rtol=1e-5, atol=1e-7, name="count_bonus", mistakes=COUNT_BONUS_MISTAKES)

@@ -5,7 +5,7 @@ r"""Exercises of notebook 10 (when PPO goes wrong): turning the trainer's figure
 3. :func:`check_sigma_from_entropy`: a diagonal Gaussian's geometric-mean σ from its entropy.
 
 Each ``check_*`` runs the learner's function against the reference on random inputs with
-:func:`ppo_lite.exercises.check`; the usual mistakes are registered, so an answer that makes one is told which.
+:func:`ppo_lite.course.exercises.check`; the usual mistakes are registered, so an answer that makes one is told which.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..trainer import explained_variance
+from ...trainer import explained_variance
 from ._check import CheckResult, check
 
 __all__ = [

@@ -1,6 +1,6 @@
-"""Write every notebook's key figures into ``figures/``: ``python -m ppo_lite.plots [nb00 nb05 ...]``.
+"""Write every notebook's key figures into ``figures/``: ``python -m ppo_lite.course.plots [nb00 nb05 ...]``.
 
-Each ``ppo_lite.plots.nbXX`` module's ``save_key_figures(outdir)`` recomputes its notebook's small experiments
+Each ``ppo_lite.course.plots.nbXX`` module's ``save_key_figures(outdir)`` recomputes its notebook's small experiments
 (or reads the committed sweep results under ``figures/``) and writes ``nbXX_*.png``. The README shows them.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 
 import torch  # noqa: E402
 
-from ..experiments import FIGURES  # noqa: E402
+from ...experiments import FIGURES  # noqa: E402
 from . import __path__ as _plots_path  # noqa: E402
 
 

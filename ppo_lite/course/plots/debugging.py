@@ -1,7 +1,7 @@
 """Figures of notebook 10 (when PPO goes wrong): the trainer's own figures for a bad setting and its fix, the KL
 reading, the evaluation with and without the observation statistics, gradient shares, and discount weights.
 
-Every function only draws: the runs and probes come from :mod:`ppo_lite.debugging`.
+Every function only draws: the runs and probes come from :mod:`ppo_lite.course.debugging`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..history import History
+from ...history import History
 
 PANELS = {
     "return": ("mean return, last 20 episodes", False),

@@ -9,8 +9,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..config import SOLVED_THRESHOLDS
-from ..history import History
+from ...config import SOLVED_THRESHOLDS
+from ...history import History
 from . import save_figures
 
 # The notebook's first agent, shared with save_key_figures so the PNG is the notebook's figure.
@@ -47,7 +47,7 @@ def plot_learning_curve(history: History, threshold: float = THRESHOLD, last: in
 
 def save_key_figures(outdir: Path) -> list[Path]:
     """Write ``nb00_first_agent.png`` into ``outdir``."""
-    from .. import PPOConfig, train
+    from ... import PPOConfig, train
 
     cfg = PPOConfig.for_env(FIRST_AGENT["env_id"], seed=FIRST_AGENT["seed"], total_steps=FIRST_AGENT["total_steps"])
     history = train(cfg, progress=False, callback=stop_when_solved())

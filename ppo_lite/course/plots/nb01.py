@@ -1,7 +1,7 @@
 """Figures of notebook 01 (policy gradients): Monte Carlo error vs episodes, the baselines' variance over a family of
 problems, REINFORCE on CartPole.
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.tabular` / :mod:`ppo_lite.reinforce` and returns a Figure;
+Each ``plot_*`` takes results computed by :mod:`ppo_lite.course.tabular` / :mod:`ppo_lite.course.reinforce` and returns a Figure;
 :func:`save_key_figures` reruns the notebook's experiments (same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def random_policy_return(episodes: int = 20, seed: int = 1000) -> float:
     """Mean CartPole-v1 return of an untrained (near-uniform: policy head gain 0.01) ActorCritic."""
     import gymnasium as gym
 
-    from ..policies import ActorCritic
+    from ...policies import ActorCritic
     from ..reinforce import evaluate
 
     torch.manual_seed(seed)

@@ -1,7 +1,7 @@
 """Figures of notebook 02 (advantages and GAE): bias/variance of GAE(λ), its critic/returns split, the discount γ
 as a bias-variance knob, and time-limit truncation.
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.gae_study` and returns a Figure; :func:`save_key_figures`
+Each ``plot_*`` takes results computed by :mod:`ppo_lite.course.gae_study` and returns a Figure; :func:`save_key_figures`
 reruns the notebook's experiments (same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Figures of notebook 03 (reusing samples: importance weights, the surrogate, its KL bound, the trust region).
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.trust_region` and returns a matplotlib Figure;
+Each ``plot_*`` takes results computed by :mod:`ppo_lite.course.trust_region` and returns a matplotlib Figure;
 :func:`save_key_figures` recomputes the notebook's experiments (same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations
@@ -189,7 +189,7 @@ def plot_ratio_drift(drift: dict[str, torch.Tensor], drift_bug: dict[str, torch.
     return fig
 
 def bound_rows(mdp: TabularMDP, theta_old: torch.Tensor, scales: list[float]) -> list[dict[str, float]]:
-    """:func:`ppo_lite.trust_region.trpo_lower_bound` along the unit policy-gradient direction u from theta_old."""
+    """:func:`ppo_lite.course.trust_region.trpo_lower_bound` along the unit policy-gradient direction u from theta_old."""
     u = mdp.exact_policy_gradient(theta_old)
     u = u / u.norm()
     return [tr.trpo_lower_bound(mdp, theta_old + s * u, theta_old) for s in scales]

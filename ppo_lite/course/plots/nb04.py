@@ -1,6 +1,6 @@
 """Figures of notebook 04 (PPO v1: the KL-constrained problem, dual descent vs adaptive beta, KL estimators).
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.kl_constrained` and returns a matplotlib Figure;
+Each ``plot_*`` takes results computed by :mod:`ppo_lite.course.kl_constrained` and returns a matplotlib Figure;
 :func:`save_key_figures` recomputes the notebook's experiments (same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import kl_constrained as kc
-from ..kl import AdaptiveBeta, DualDescent
+from ...kl import AdaptiveBeta, DualDescent
 from ..tabular import TabularMDP
 from ..trust_region import pretrained_theta
 from . import save_figures

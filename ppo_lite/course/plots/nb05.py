@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from ..objectives import clipped_objective
+from ...objectives import clipped_objective
 
 # The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
 EPOCH_STUDY = dict(env_id="CartPole-v1", seed=0, warmup_updates=10, epochs=20, clip_eps=0.2)
@@ -118,7 +118,7 @@ def plot_sweep_summary(results: dict[str, Any]) -> Figure:
 def save_key_figures(outdir: Path) -> list[Path]:
     """Write ``nb05_clip_objective.png``, ``nb05_ratio_per_epoch.png`` and, from the committed sweep,
     ``nb05_clip_sweep.png`` into ``outdir``."""
-    from ..experiments.clip_eps import ratio_per_epoch
+    from ...experiments.clip_eps import ratio_per_epoch
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

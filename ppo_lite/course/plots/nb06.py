@@ -13,9 +13,9 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ..experiments import FIGURES
+from ...experiments import FIGURES
 from . import save_figures
-from ..history import History
+from ...history import History
 
 COLORS = {"clip": "tab:blue", "kl_adaptive": "tab:green", "kl_dual": "tab:orange"}
 DIAGNOSTICS = (("approx_kl", "approx. KL (nats)"), ("clip_frac", "clip fraction"),
@@ -91,8 +91,8 @@ LR_DEMO = dict(env_id="CartPole-v1", total_steps=6_144, seed=0, lrs=(1e-3, 3e-2)
 
 def lr_demo() -> dict[str, History]:
     """Train the notebook's learning-rate demonstration (about 10 s per run on an idle core)."""
-    from ..config import PPOConfig
-    from ..trainer import train
+    from ...config import PPOConfig
+    from ...trainer import train
 
     out = {}
     for lr in LR_DEMO["lrs"]:

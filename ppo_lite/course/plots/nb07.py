@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..config import SOLVED_THRESHOLDS
-from ..experiments import FIGURES
-from ..experiments.ablation import OBJECTIVES
+from ...config import SOLVED_THRESHOLDS
+from ...experiments import FIGURES
+from ...experiments.ablation import OBJECTIVES
 
 COLORS = {"clip": "tab:blue", "kl_dual": "tab:orange", "surrogate": "tab:red"}
 UNITS = {"CartPole-v1": "return (steps balanced)", "Acrobot-v1": "return (−steps to swing up)",

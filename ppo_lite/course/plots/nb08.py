@@ -100,7 +100,7 @@ def plot_steps_to_target(data: dict[str, Any], ax: Axes | None = None) -> Figure
 def plot_returns(data: dict[str, Any], ax: Axes | None = None) -> Figure:
     """Deterministic evaluation return after the same number of env steps for every N: one dot per seed, the mean
     with its 95% t-interval; and the mean training return (last 20 episodes) at the end."""
-    from ..stats import t_interval
+    from ...experiments.stats import t_interval
 
     fig, ax = _axes(ax)
     ret = data["returns"]

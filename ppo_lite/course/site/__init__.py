@@ -1,11 +1,11 @@
-r"""The course as a website: ``python -m ppo_lite.site build`` renders every ``notebooks/NN_*.ipynb`` as committed
+r"""The course as a website: ``python -m ppo_lite.course.site build`` renders every ``notebooks/NN_*.ipynb`` as committed
 (outputs and figures included, nothing re-executed) with MyST-NB on Sphinx, the README's course map as the front
 page, and an API reference of ``ppo_lite`` generated from its docstrings, into ``build/site/``.
 
-Everything a page needs is in the folder (MathJax included, :mod:`ppo_lite.site.ext`): it renders without a
-network, opened from disk or served by ``python -m ppo_lite.site serve``. Notebook 05's clip-ε slider is computed
+Everything a page needs is in the folder (MathJax included, :mod:`ppo_lite.course.site.ext`): it renders without a
+network, opened from disk or served by ``python -m ppo_lite.course.site serve``. Notebook 05's clip-ε slider is computed
 in the page (``static/clip_slider.js``); its sweep slider shows frames drawn from the committed results.
-:mod:`ppo_lite.site.sources` says what goes where; ``tests/test_site.py`` checks the result in headless Chromium.
+:mod:`ppo_lite.course.site.sources` says what goes where; ``tests/test_site.py`` checks the result in headless Chromium.
 
 A course module: it imports the library (and Sphinx); the library never imports it.
 """
@@ -34,7 +34,7 @@ DEFAULT_OUT = REPO / "build" / "site"
 def build(out: Path = DEFAULT_OUT, repo: Path = REPO, quiet: bool = True) -> dict[str, Any]:
     """Build the site into ``out`` (replacing what is there) from the sources of ``repo``. Returns the build's
     ``seconds`` (wall time), Sphinx's ``warnings`` (their messages, also printed as they come), the ``links``
-    between notebooks and modules (:func:`ppo_lite.site.sources.course_links`) and the size of ``out`` in
+    between notebooks and modules (:func:`ppo_lite.course.site.sources.course_links`) and the size of ``out`` in
     ``bytes`` and ``files``."""
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace
@@ -84,7 +84,7 @@ class _Warnings:
 def make_server(directory: Path = DEFAULT_OUT, port: int = 8000, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
     """An HTTP server for the built site (``port=0``: any free port; ``server.server_address`` says which)."""
     if not (Path(directory) / "index.html").is_file():
-        raise ValueError(f"no built site in {directory} (no index.html): run python -m ppo_lite.site build first")
+        raise ValueError(f"no built site in {directory} (no index.html): run python -m ppo_lite.course.site build first")
     handler = functools.partial(_QuietHandler, directory=str(directory))
     return http.server.ThreadingHTTPServer((host, port), handler)
 

@@ -1,5 +1,5 @@
-"""Sphinx configuration of the course website (``python -m ppo_lite.site build`` passes this folder as the
-configuration folder and a generated source folder, :func:`ppo_lite.site.sources.write_sources`, as the sources)."""
+"""Sphinx configuration of the course website (``python -m ppo_lite.course.site build`` passes this folder as the
+configuration folder and a generated source folder, :func:`ppo_lite.course.site.sources.write_sources`, as the sources)."""
 
 project = "ppo_lite"
 html_title = "ppo_lite: PPO from first principles"
@@ -8,7 +8,7 @@ extensions = [
     "myst_nb",  # notebooks and Markdown pages (MyST); nb_execution_mode below: nothing is executed
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
-    "ppo_lite.site.ext",  # MathJax offline, links from API entries to notebooks
+    "ppo_lite.course.site.ext",  # MathJax offline, links from API entries to notebooks
 ]
 # The notebooks render as committed, outputs included.
 nb_execution_mode = "off"
@@ -21,7 +21,7 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]  # notebooks open with "# NN — title" then "## 1." sections: fine
 
-# MathJax 3 from the site itself (ppo_lite.site.ext copies it from the sphinx-mathjax-offline package).
+# MathJax 3 from the site itself (ppo_lite.course.site.ext copies it from the sphinx-mathjax-offline package).
 mathjax_path = "mathjax/tex-chtml.js"
 
 autodoc_member_order = "bysource"

@@ -8,7 +8,7 @@ r"""The Sphinx extension behind the course website (``conf.py`` lists it).
 - **From each API entry to its notebook (the d2l habit).** In the API pages every "notebook NN" of a docstring
   becomes a link to that notebook's page; a module-level function or class whose docstring names no notebook gets a
   line naming the notebooks that derive its module (from ``_links.json``, written by
-  :func:`ppo_lite.site.sources.write_sources`).
+  :func:`ppo_lite.course.site.sources.write_sources`).
 """
 from __future__ import annotations
 
