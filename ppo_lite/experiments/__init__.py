@@ -14,7 +14,7 @@ import pkgutil
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..paths import figures_dir, repo_root
 
@@ -128,12 +128,21 @@ class CellLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._parsed: tuple[tuple[int, int], dict[str, dict[str, Any]]] | None = None  # (size, mtime) -> cells
 
     def cells(self) -> dict[str, dict[str, Any]]:
-        """The latest line of every key (an unreadable last line, from a killed writer, is ignored)."""
-        out: dict[str, dict[str, Any]] = {}
+        """The latest line of every key (an unreadable last line, from a killed writer, is ignored).
+
+        The parse is kept while the file's size and modification time stay the same: a sweep asks once per cell,
+        and re-reading a log of thousands of lines for each was most of a resumed sweep's start-up time. An append
+        by this or another process changes the size, so it is always seen."""
         if not self.path.exists():
-            return out
+            return {}
+        stat = self.path.stat()
+        signature = (stat.st_size, stat.st_mtime_ns)
+        if self._parsed is not None and self._parsed[0] == signature:
+            return dict(self._parsed[1])
+        out: dict[str, dict[str, Any]] = {}
         for line in self.path.read_text().splitlines():
             if not line.strip():
                 continue
@@ -142,7 +151,8 @@ class CellLog:
             except json.JSONDecodeError:
                 continue
             out[cell["key"]] = cell
-        return out
+        self._parsed = (signature, out)
+        return dict(out)
 
     def done(self, key: str, protocol: dict[str, Any]) -> dict[str, Any] | None:
         """The stored cell ``key`` if it was computed with ``protocol`` (compared as JSON), else None."""
@@ -186,26 +196,56 @@ def open_cell_log(ns: Any) -> CellLog:
     return log
 
 
+class CellBudget:
+    """How many cells one invocation may still compute (``--max-cells``; None: no limit)."""
+
+    def __init__(self, max_cells: int | None) -> None:
+        self.max_cells, self.computed = max_cells, 0
+
+    def exhausted(self) -> bool:
+        return self.max_cells is not None and self.computed >= self.max_cells
+
+
+def default_cell_line(key: str, cell: dict[str, Any]) -> str | None:
+    """The line printed for a computed cell that has ``runs`` and ``seconds``: the mean evaluation return of its
+    runs that did not diverge (None, nothing printed, for other cells)."""
+    if "runs" not in cell or "seconds" not in cell:
+        return None
+    evals = [r["eval_return"] for r in cell["runs"] if not r.get("diverged")]
+    return f"{key}: eval {sum(evals) / max(1, len(evals)):.1f} over {len(evals)} seeds ({cell['seconds']:.0f} s)"
+
+
+def compute_cell(log: CellLog, key: str, protocol: dict[str, Any], compute: Callable[[], dict[str, Any]],
+                 budget: CellBudget, describe: Callable[[str, dict[str, Any]], str | None] = default_cell_line,
+                 ) -> dict[str, Any] | None:
+    """The one step every resumable sweep takes: the logged cell ``key`` if the log has it for ``protocol``; else,
+    while ``budget`` lasts, ``compute()`` it, append it to the log the moment it is done and print ``describe``'s
+    line; None once the budget is spent."""
+    done = log.done(key, protocol)
+    if done is not None:
+        return done
+    if budget.exhausted():
+        return None
+    cell = log.append(key, protocol, compute())
+    budget.computed += 1
+    line = describe(key, cell)
+    if line:
+        print(line, flush=True)
+    return cell
+
+
 def compute_missing(log: CellLog, cells: list[tuple[str, dict[str, Any], Any]], max_cells: int | None, desc: str,
-                    progress: bool = True) -> int:
-    """Compute, in order, each ``(key, protocol, compute)`` whose key the log lacks for that protocol, appending each
-    result (``compute()``, a dict) the moment it is done; stop after ``max_cells``. Prints one line per computed
-    cell that has ``runs`` and ``seconds`` (the mean evaluation return of its runs). Returns how many were computed."""
+                    progress: bool = True, describe: Callable[[str, dict[str, Any]], str | None] = default_cell_line,
+                    ) -> int:
+    """Compute, in order, each ``(key, protocol, compute)`` whose key the log lacks for that protocol
+    (:func:`compute_cell`), stopping after ``max_cells``. Returns how many were computed."""
     from tqdm.auto import tqdm
 
-    computed = 0
+    budget = CellBudget(max_cells)
     for key, protocol, compute in tqdm(cells, desc=desc, unit="cell", disable=not progress):
-        if log.done(key, protocol) is not None:
-            continue
-        if max_cells is not None and computed >= max_cells:
+        if compute_cell(log, key, protocol, compute, budget, describe) is None:
             break
-        cell = compute()
-        log.append(key, protocol, cell)
-        computed += 1
-        if "runs" in cell and "seconds" in cell:
-            evals = [r["eval_return"] for r in cell["runs"] if not r.get("diverged")]
-            print(f"{key}: eval {sum(evals) / max(1, len(evals)):.1f} over {len(evals)} seeds ({cell['seconds']:.0f} s)", flush=True)
-    return computed
+    return budget.computed
 
 
 def add_sweep_arguments(parser: Any, name: str) -> None:

@@ -47,7 +47,7 @@ from . import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from .sweep import normalized_score, score_agents
-from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import add_sweep_arguments, compute_missing, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 COMMAND = "python -m ppo_lite.experiments ablation"
 TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Acrobot-v1": 100_000, "Pendulum-v1": 100_000}
@@ -328,22 +328,22 @@ def main(argv: list[str]) -> int:
     log = open_cell_log(ns)
     random_returns = {e: float(np.mean(random_policy_returns(e, 100))) for e in TASKS}
     final_seeds = list(range(ns.seeds))
-    from tqdm.auto import tqdm
+    t0 = time.perf_counter()
 
-    t0, computed = time.perf_counter(), 0
-    todo = jobs(ns.envs, ns.objectives)
-    for e, o, s in tqdm(todo, desc="ablation", unit="cell", disable=ns.no_progress):
-        key = cell_key(e, o, s)
-        protocol = cell_protocol(e, o, s, ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes)
-        if log.done(key, protocol) is not None:
-            continue
-        if ns.max_cells is not None and computed >= ns.max_cells:
-            break
-        cell = run_cell(e, o, s, random_returns[e], ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes)
-        log.append(key, protocol, cell)
-        computed += 1
+    def compute(e: str, o: str, s: str) -> dict[str, Any]:
+        return run_cell(e, o, s, random_returns[e], ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes)
+
+    def line(key: str, cell: dict[str, Any]) -> str:
+        e, _, _ = cell_parts[key]
         evals = final_scores(cell, "eval_return", random_returns[e])
-        print(f"{key}: lr {cell['lr']:g}, eval {np.mean(evals):.1f} ± {np.std(evals, ddof=1):.1f} ({cell['seconds']:.0f} s)", flush=True)
+        return f"{key}: lr {cell['lr']:g}, eval {np.mean(evals):.1f} ± {np.std(evals, ddof=1):.1f} ({cell['seconds']:.0f} s)"
+
+    todo = jobs(ns.envs, ns.objectives)
+    cell_parts = {cell_key(e, o, s): (e, o, s) for e, o, s in todo}
+    compute_missing(
+        log, [(cell_key(e, o, s), cell_protocol(e, o, s, ns.steps, ns.lr_grid, ns.tuning_seeds, final_seeds, ns.episodes),
+               lambda e=e, o=o, s=s: compute(e, o, s)) for e, o, s in todo],
+        ns.max_cells, "ablation", not ns.no_progress, describe=line)
 
     # The results file holds every logged cell of the current protocol, whichever process or session computed it.
     cells = []

@@ -35,7 +35,8 @@ from ..envs.base import VecEnv
 from ..envs.deep_sea import deep_sea_id
 from ..evaluation import evaluate_agents
 from ..envs.exploration import CountBonus, PotentialShaping
-from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import (CellBudget, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells, refuse_unknown,
+                regeneration_command, write_results)
 
 COMMAND = "python -m ppo_lite.experiments deep_sea"
 SIZES = (4, 6, 8, 10, 12, 14, 16, 20)
@@ -156,19 +157,13 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"need --seeds >= 2, --episodes >= 1 and positive --beta-grid; got {ns.seeds}, {ns.episodes}, {ns.beta_grid}")
     log = open_cell_log(ns)
     seeds = list(range(ns.seeds))
-    t0, computed = time.perf_counter(), 0
+    t0, budget = time.perf_counter(), CellBudget(ns.max_cells)
+
+    def line(key: str, out: dict[str, Any]) -> str:
+        return f"{key}: solved {sum(r['solved'] for r in out['runs'])}/{len(out['runs'])} ({out['seconds']:.0f} s)"
 
     def cell(key: str, protocol: dict[str, Any], compute: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-        nonlocal computed
-        done = log.done(key, protocol)
-        if done is not None:
-            return done
-        if ns.max_cells is not None and computed >= ns.max_cells:
-            return None
-        out = log.append(key, protocol, compute())
-        computed += 1
-        print(f"{key}: solved {sum(r['solved'] for r in out['runs'])}/{len(out['runs'])} ({out['seconds']:.0f} s)", flush=True)
-        return out
+        return compute_cell(log, key, protocol, compute, budget, line)
 
     def protocol(variant: str, size: int, beta: float | None, s: list[int]) -> dict[str, Any]:
         return {"config": base_config(size, ns.episodes).to_dict(), "variant": variant, "beta": beta, "seeds": s}

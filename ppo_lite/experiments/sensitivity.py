@@ -42,7 +42,8 @@ from . import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from .sweep import normalized_score, score_agents
-from . import add_sweep_arguments, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import (CellBudget, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells, refuse_unknown,
+                regeneration_command, write_results)
 
 COMMAND = "python -m ppo_lite.experiments sensitivity"
 TASKS: dict[str, int] = {"CartPole-v1": 100_000, "Pendulum-v1": 100_000}
@@ -250,11 +251,10 @@ def main(argv: list[str]) -> int:
                 and log.done(c["key"], protocol(env_id, grid, c["x"], c["ys"])) is not None for y in c["ys"]}
         for x in xs:
             missing = [y for y in ys if (x, y) not in have]
-            if missing and compute and (ns.max_rows is None or computed[0] < ns.max_rows):
-                computed[0] += 1
-                row = run_row(env_id, grid, x, missing, seeds, ns.steps, ns.episodes)
-                log.append(key(env_id, grid, x, missing), protocol(env_id, grid, x, missing), row)
-                print(f"{env_id} {grid} {GRIDS[grid]['x']}={x:g} {GRIDS[grid]['y']}={missing}: {row['seconds']:.0f} s", flush=True)
+            if missing and compute:
+                compute_cell(log, key(env_id, grid, x, missing), protocol(env_id, grid, x, missing),
+                             lambda: run_row(env_id, grid, x, missing, seeds, ns.steps, ns.episodes), budget,
+                             lambda k, row: f"{env_id} {grid} {GRIDS[grid]['x']}={x:g} {GRIDS[grid]['y']}={missing}: {row['seconds']:.0f} s")
         for c in log.cells().values():
             if c.get("grid") == grid and c.get("env_id") == env_id and c["x"] in xs \
                     and log.done(c["key"], protocol(env_id, grid, c["x"], c["ys"])) is not None:
@@ -262,7 +262,7 @@ def main(argv: list[str]) -> int:
         return rows
 
     results: dict[str, dict[str, Any]] = {}
-    computed = [0]  # rows trained by this invocation (--max-rows)
+    budget = CellBudget(ns.max_rows)  # rows trained by this invocation (--max-rows)
     # Grid-major: the PPO and baseline lr x λ grids of every task (what the verdict compares) before the rest.
     jobs = [(e, g) for g in ns.grids for e in ns.envs]
     for env_id, grid in tqdm(jobs, desc="sensitivity", unit="grid", disable=ns.no_progress):
@@ -281,12 +281,12 @@ def main(argv: list[str]) -> int:
         story_key = "Pendulum-v1 | sb3 story"
         story_protocol = {"seeds": list(range(ns.story_seeds)), "steps": ns.steps or TASKS["Pendulum-v1"], "episodes": ns.episodes,
                           "sb3": SB3_DEFAULTS_PENDULUM}
-        cell = log.done(story_key, story_protocol)
-        if cell is None and (ns.max_rows is None or computed[0] < ns.max_rows):
+        def compute_story() -> dict[str, Any]:
             t = time.perf_counter()
             data = pendulum_story(list(range(ns.story_seeds)), story_protocol["steps"], ns.episodes)
-            cell = log.append(story_key, story_protocol, {"story": data, "seconds": round(time.perf_counter() - t, 1)})
-        story = cell
+            return {"story": data, "seconds": round(time.perf_counter() - t, 1)}
+
+        story = compute_cell(log, story_key, story_protocol, compute_story, budget, lambda k, c: None)
 
     # The results file: every grid of the current protocol in the log, extended as far as its data say.
     used: list[dict[str, Any]] = []
