@@ -24,8 +24,8 @@ Layout. Every per-agent tensor carries a leading agent dimension K:
   statistics, the gradient-norm clip, Adam's moments and the KL coefficient (β or η) are all per agent.
 
 Every formula is the single-agent library's, called with a reduction over the sample axis (``dim=1``): the losses
-(:mod:`ppo_lite.objectives`, :func:`ppo_lite.trainer.policy_loss`), advantage normalization and explained variance
-(:mod:`ppo_lite.trainer`), GAE (:func:`ppo_lite.advantages.gae` with per-column γ and λ), Adam and the norm clip
+(:func:`ppo_lite.objectives.ppo_loss`), advantage normalization (:mod:`ppo_lite.normalize`) and explained variance
+(:mod:`ppo_lite.diagnostics`), GAE (:func:`ppo_lite.advantages.gae` with per-column γ and λ), Adam and the norm clip
 (:class:`ppo_lite.optim.BatchedAdam`), the normalizers (:mod:`ppo_lite.normalize`). Only the loop is written again,
 in :func:`batched_update`, next to :func:`ppo_lite.trainer.update` whose steps it mirrors.
 
@@ -57,15 +57,15 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from . import objectives
 from .advantages import gae
-from .config import PPOConfig
+from .config import PPOConfig, resolve_device
+from .diagnostics import check_finite, explained_variance, progress_bar, read_back
 from .envs import VecEnv, make_env
 from .history import History
 from .kl import kl_k3, make_kl_controller
-from .normalize import PerAgentObsNormalizer, PerAgentRewardScaler, agent_major
+from .normalize import PerAgentObsNormalizer, PerAgentRewardScaler, agent_major, normalize_advantages
 from .optim import BatchedAdam
 from .policies import ActorCritic
 from .rollout import Rollout, collect_rollout
-from .trainer import check_finite, explained_variance, normalize_advantages, policy_loss, progress_bar, resolve_device
 
 __all__ = [
     "AGENT_FIELDS", "BatchedConfig", "AgentHyperparameters", "BatchedActorCritic",
@@ -373,10 +373,9 @@ def batched_update(
             if config.norm_adv and not whole_batch:
                 adv = normalize_advantages(adv, dim=1)
             logp_old = minibatch["logp"]
-            pi_loss = policy_loss(config.objective, logp, logp_old, adv, clip_eps, coef, dim=1)
-            v_loss = objectives.value_loss(value, minibatch["returns"], minibatch["values"], value_clip, dim=1)
-            ent = objectives.entropy_bonus(entropy, dim=1)
-            loss = pi_loss + config.vf_coef * v_loss - ent_coef * ent  # (K,)
+            loss, pi_loss, v_loss, ent = objectives.ppo_loss(  # (K,) each
+                config.objective, logp, logp_old, adv, entropy, value, minibatch["returns"], minibatch["values"],
+                clip_eps=clip_eps, vf_coef=config.vf_coef, ent_coef=ent_coef, value_clip_eps=value_clip, kl_coef=coef, dim=1)
 
             optimizer.zero_grad()
             with warnings.catch_warnings():
@@ -511,18 +510,11 @@ class BatchedTrainer:
         figures["finite_obs"] = torch.isfinite(agent_major(rollout.raw_obs, K)).flatten(1).all(1)
         figures["finite_rewards"] = torch.isfinite(agent_major(rollout.rewards, K)).all(1)
         figures["finite_params"] = torch.isfinite(self.net.flat).all(1)
-        names = list(figures)
         T, KN = rollout.rewards.shape
-        host = torch.cat([
-            torch.stack([figures[n].float() for n in names]).reshape(-1),
-            rollout.dones.float().reshape(-1), rollout.episode_return.float().reshape(-1), rollout.episode_length.float().reshape(-1),
-        ]).cpu()
-        F = len(names)
-        per_agent = host[:F * K].reshape(F, K)
-        dones, ep_ret, ep_len = (host[F * K + i * T * KN:F * K + (i + 1) * T * KN].reshape(T, K, KN // K).transpose(0, 1) for i in range(3))
+        per_agent, dones, ep_ret, ep_len = read_back(figures, rollout.dones, rollout.episode_return, rollout.episode_length, K)
         for k in range(K):
             try:
-                check_finite(self._where(u, k), {name: float(per_agent[i, k]) for i, name in enumerate(names)})
+                check_finite(self._where(u, k), {name: values[k] for name, values in per_agent.items()})
             except FloatingPointError as exc:
                 raise AgentDiverged(str(exc), k) from None
 
@@ -542,7 +534,7 @@ class BatchedTrainer:
                 update=self.updates_done, env_steps=self.updates_done * cfg.batch_size, lr=self.config.values("lr")[k] * frac,
                 episode_return_mean=sum(r) / len(r) if r else float("nan"),
                 episode_length_mean=sum(l) / len(l) if l else float("nan"), episodes=len(r),
-                **{name: float(per_agent[i, k]) for i, name in enumerate(names) if not name.startswith("finite_")},
+                **{name: values[k] for name, values in per_agent.items() if not name.startswith("finite_")},
             )
 
     def _where(self, update_index: int, k: int) -> str:

@@ -260,6 +260,19 @@ _CLASSIC_DISCRETE = ("CartPole-v1", "CartPole-v0", "Acrobot-v1", "MountainCar-v0
 _CLASSIC_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
 
 
+def resolve_device(device: str):
+    """A config's ``device`` as a ``torch.device``: ``auto`` -> CUDA when available, else CPU; ``cuda`` without a
+    GPU is refused."""
+    import torch  # here, not at the top: reading and validating a config needs no torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} asked for, but torch sees no CUDA GPU; use device='cpu' or 'auto'")
+    return dev
+
+
 def env_family(env_id: str) -> str:
     """Which :data:`FAMILY_DEFAULTS` entry applies to ``env_id``."""
     if env_id in _CLASSIC_DISCRETE:

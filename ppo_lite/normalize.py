@@ -24,9 +24,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .comm import LocalComm, global_moments
+from .comm import LocalComm, global_mean_std, global_moments
 
-__all__ = ["RunningMeanStd", "ObsNormalizer", "RewardScaler", "PerAgentObsNormalizer", "PerAgentRewardScaler", "agent_major"]
+__all__ = ["RunningMeanStd", "ObsNormalizer", "RewardScaler", "PerAgentObsNormalizer", "PerAgentRewardScaler", "agent_major",
+           "normalize_advantages"]
 
 
 class RunningMeanStd:
@@ -183,3 +184,21 @@ class PerAgentRewardScaler(RewardScaler):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self._inv_std = self._inv_std.repeat_interleave(self.envs_per_agent)
+
+
+def normalize_advantages(adv: Tensor, comm: LocalComm | None = None, dim: int | None = None) -> Tensor:
+    r""":math:`(\hat A - \mathrm{mean}) / (\mathrm{std} + 10^{-8})` over the minibatch (of all processes).
+
+    ``dim=1`` on ``(K, B)`` advantages: each agent's own statistics (:mod:`ppo_lite.batched`, one process).
+    Subtracting the mean flips the sign of some advantages: below-average actions are pushed down even when
+    their return was positive, which is the baseline's job (SB3 #485); notebook 02 measures it.
+    """
+    if comm is not None and comm.world_size > 1:
+        if dim is not None:
+            raise ValueError(f"normalize_advantages: dim={dim} (per-agent statistics) is for one process, not {comm.world_size}")
+        mean, std = global_mean_std(adv, comm)
+    elif dim is None:
+        mean, std = adv.mean(), adv.std()
+    else:
+        mean, std = adv.mean(dim, keepdim=True), adv.std(dim, keepdim=True)
+    return (adv - mean) / (std + 1e-8)

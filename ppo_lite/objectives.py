@@ -12,6 +12,8 @@ With :math:`r_i(\theta) = \pi_\theta(a_i|s_i)/\pi_{old}(a_i|s_i) = \exp(\log\pi_
 ``kl_penalty_loss``  :math:`-\hat{\mathbb E}[r \hat A] + c\, \widehat{\mathrm{KL}}(\pi_{old}\|\pi_\theta)`  (PPO v1)
 ``value_loss``       :math:`\tfrac12 \hat{\mathbb E}[(V - \hat R)^2]`, or its clipped (pessimistic) form
 ``entropy_bonus``    :math:`\hat{\mathbb E}[\mathcal H(\pi_\theta(\cdot|s))]` (subtracted, times a coefficient)
+``policy_loss``      the first four by the name of the objective (``PPOConfig.objective``)
+``ppo_loss``         the one loss an update minimizes, :math:`L = L^\pi + c_v L^V - c_H\,\hat{\mathbb E}[\mathcal H]`
 ===================  ==================================================================================
 
 At :math:`\theta = \theta_{old}` (r = 1) the first four have the same gradient, the policy gradient
@@ -34,6 +36,8 @@ __all__ = [
     "clip_fraction",
     "value_loss",
     "entropy_bonus",
+    "policy_loss",
+    "ppo_loss",
 ]
 
 
@@ -121,3 +125,40 @@ def value_loss(
 def entropy_bonus(entropy: Tensor, dim: int | None = None) -> Tensor:
     r""":math:`\hat{\mathbb E}[\mathcal H]`; the trainer *subtracts* ``ent_coef`` times this from the loss."""
     return _mean(entropy, dim)
+
+
+def policy_loss(
+    objective: str, logp: Tensor, logp_old: Tensor, adv: Tensor, clip_eps: float | Tensor, kl_coef: Tensor | None,
+    dim: int | None = None,
+) -> Tensor:
+    """The policy loss :math:`L^\\pi` of each objective (the table above); ``dim`` as there."""
+    if objective == "clip":
+        return clipped_loss(logp, logp_old, adv, clip_eps, dim)
+    if objective in ("kl_adaptive", "kl_dual"):
+        return kl_penalty_loss(logp, logp_old, adv, kl_coef, dim)
+    if objective == "surrogate":
+        return surrogate_loss(logp, logp_old, adv, dim)
+    if objective == "pg":
+        return pg_loss(logp, adv, dim)
+    raise ValueError(f"unknown objective {objective!r}")
+
+
+def ppo_loss(
+    objective: str, logp: Tensor, logp_old: Tensor, adv: Tensor, entropy: Tensor, values: Tensor, returns: Tensor,
+    old_values: Tensor, *, clip_eps: float | Tensor, vf_coef: float, ent_coef: float | Tensor,
+    value_clip_eps: float | None, kl_coef: Tensor | None = None, dim: int | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    r"""The loss one gradient step of PPO minimizes, and its parts: ``(L, L^pi, L^V, mean entropy)`` with
+
+    .. math:: L = L^\pi + c_v\,L^V - c_H\,\hat{\mathbb E}[\mathcal H]
+
+    (Schulman et al. 2017, eq. 9; notebook 06). The single-agent trainer and the K-agent batched trainer both
+    call it (``dim=1`` and ``(K,)`` or ``(K, 1)`` coefficients for K agents). ``value_clip_eps`` None: the plain
+    value loss. A ``c_H`` given as the number 0 leaves the entropy out of the graph (same gradient, fewer ops)."""
+    pi = policy_loss(objective, logp, logp_old, adv, clip_eps, kl_coef, dim)
+    v = value_loss(values, returns, old_values, value_clip_eps, dim)
+    ent = entropy_bonus(entropy, dim)
+    loss = pi + vf_coef * v
+    if isinstance(ent_coef, Tensor) or ent_coef != 0:
+        loss = loss - ent_coef * ent
+    return loss, pi, v, ent

@@ -20,7 +20,6 @@ measured KL exceeds it (SB3 / Spinning Up), ``kl_target`` is the δ that PPO v1'
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
 import time
@@ -33,76 +32,22 @@ from torch import Tensor
 
 from . import objectives
 from .checkpoint import load_checkpoint, save_checkpoint
-from .comm import LocalComm, global_mean_std
-from .config import PPOConfig
+from .comm import LocalComm
+from .config import PPOConfig, resolve_device
+from .diagnostics import check_finite, explained_variance, global_mean, progress_bar, read_back
 from .envs import VecEnv, make_env
 from .history import History
 from .kl import AdaptiveBeta, DualDescent, kl_k3, make_kl_controller
-from .normalize import ObsNormalizer, RewardScaler
+from .normalize import ObsNormalizer, RewardScaler, normalize_advantages
 from .optim import FlatAdam
 from .policies import ActorCritic
 from .rollout import collect_rollout, compute_advantages, flatten_rollout
 from .runlog import RunLog
 
-__all__ = [
-    "train", "Trainer", "resolve_device", "update", "policy_loss", "normalize_advantages", "explained_variance",
-    "check_finite", "progress_bar",
-]
+__all__ = ["train", "Trainer", "update"]
 
 UPDATE_STATS = ("policy_loss", "value_loss", "entropy", "clip_frac", "grad_norm")
 """The per-gradient-step figures :func:`update` averages over an update."""
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is refused."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} asked for, but torch sees no CUDA GPU; use device='cpu' or 'auto'")
-    return dev
-
-
-def policy_loss(
-    objective: str, logp: Tensor, logp_old: Tensor, adv: Tensor, clip_eps: float | Tensor, kl_coef: Tensor | None,
-    dim: int | None = None,
-) -> Tensor:
-    """The policy loss :math:`L^\\pi` of each objective (see :mod:`ppo_lite.objectives`); ``dim`` as there."""
-    if objective == "clip":
-        return objectives.clipped_loss(logp, logp_old, adv, clip_eps, dim)
-    if objective in ("kl_adaptive", "kl_dual"):
-        return objectives.kl_penalty_loss(logp, logp_old, adv, kl_coef, dim)
-    if objective == "surrogate":
-        return objectives.surrogate_loss(logp, logp_old, adv, dim)
-    if objective == "pg":
-        return objectives.pg_loss(logp, adv, dim)
-    raise ValueError(f"unknown objective {objective!r}")
-
-
-def normalize_advantages(adv: Tensor, comm: LocalComm | None = None, dim: int | None = None) -> Tensor:
-    r""":math:`(\hat A - \mathrm{mean}) / (\mathrm{std} + 10^{-8})` over the minibatch (of all processes).
-
-    ``dim=1`` on ``(K, B)`` advantages: each agent's own statistics (:mod:`ppo_lite.batched`, one process).
-    Subtracting the mean flips the sign of some advantages: below-average actions are pushed down even when
-    their return was positive, which is the baseline's job (SB3 #485); notebook 02 measures it.
-    """
-    if comm is not None and comm.world_size > 1:
-        if dim is not None:
-            raise ValueError(f"normalize_advantages: dim={dim} (per-agent statistics) is for one process, not {comm.world_size}")
-        mean, std = global_mean_std(adv, comm)
-    elif dim is None:
-        mean, std = adv.mean(), adv.std()
-    else:
-        mean, std = adv.mean(dim, keepdim=True), adv.std(dim, keepdim=True)
-    return (adv - mean) / (std + 1e-8)
-
-
-def global_mean(x: Tensor, comm: LocalComm | None) -> Tensor:
-    """Mean of ``x`` over all its elements on all processes."""
-    if comm is None or comm.world_size == 1:
-        return x.mean()
-    sums = comm.all_reduce_sum(torch.stack([x.detach().sum().double(), torch.tensor(float(x.numel()), dtype=torch.float64, device=x.device)]))
-    return (sums[0] / sums[1]).to(x.dtype)
 
 
 def update(
@@ -141,12 +86,10 @@ def update(
             if config.norm_adv and not whole_batch:
                 adv = normalize_advantages(adv, comm)
             logp_old = minibatch["logp"]
-            pi_loss = policy_loss(config.objective, logp, logp_old, adv, config.clip_eps, kl_coef)
-            v_loss = objectives.value_loss(value, minibatch["returns"], minibatch["values"], value_clip)
-            ent = objectives.entropy_bonus(entropy)
-            loss = pi_loss + config.vf_coef * v_loss
-            if config.ent_coef != 0:  # with c_H = 0 the entropy stays out of the backward pass: same gradient, fewer ops
-                loss = loss - config.ent_coef * ent
+            loss, pi_loss, v_loss, ent = objectives.ppo_loss(
+                config.objective, logp, logp_old, adv, entropy, value, minibatch["returns"], minibatch["values"],
+                clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=config.ent_coef, value_clip_eps=value_clip,
+                kl_coef=kl_coef)
 
             optimizer.zero_grad()
             loss.backward()
@@ -170,17 +113,6 @@ def update(
     out = dict(zip(UPDATE_STATS, (sums / steps).unbind()))
     out["epochs"] = torch.tensor(float(epochs_done))
     return out
-
-
-def explained_variance(values: Tensor, returns: Tensor, comm: LocalComm | None = None, dim: int | None = None) -> Tensor:
-    r""":math:`1 - \mathrm{Var}[\hat R - V] / \mathrm{Var}[\hat R]` (1 = perfect, 0 = no better than a constant).
-
-    Unbiased variances, pooled over all processes; ``dim=1`` on ``(K, B)`` tensors gives one figure per agent.
-    """
-    comm = comm or LocalComm()
-    _, std_ret = global_mean_std(returns, comm, dim)
-    _, std_err = global_mean_std(returns - values, comm, dim)
-    return 1.0 - std_err.pow(2) / std_ret.pow(2).clamp_min(1e-12)
 
 
 @dataclass
@@ -374,15 +306,11 @@ class Trainer:
         figures["finite_obs"], figures["finite_rewards"] = finite[0], finite[1]
         figures["finite_params"] = torch.isfinite(self.optimizer.params).all()  # every parameter, in one flat buffer
         figures["kl_coef"] = self.controller.coef if self.controller is not None else torch.tensor(float("nan"))
-        names = list(figures)
         T, N = rollout.rewards.shape
         # The one read-back of this update: the figures and the rollout's episode ends, in one transfer.
-        host = torch.cat([
-            torch.stack([torch.as_tensor(figures[n], dtype=torch.float32).to(self.device).reshape(()) for n in names]),
-            rollout.dones.float().reshape(-1), rollout.episode_return.float().reshape(-1), rollout.episode_length.float().reshape(-1),
-        ]).cpu()
-        figures_host = dict(zip(names, host[:len(names)].tolist()))
-        dones, ep_return, ep_length = host[len(names):].reshape(3, T * N)
+        per_agent, dones, ep_return, ep_length = read_back(figures, rollout.dones, rollout.episode_return, rollout.episode_length)
+        figures_host = {name: values[0] for name, values in per_agent.items()}
+        dones, ep_return, ep_length = dones.reshape(T * N), ep_return.reshape(T * N), ep_length.reshape(T * N)
         check_finite(f"update {k + 1}", figures_host)
         for name in ("finite_obs", "finite_rewards", "finite_params"):
             del figures_host[name]
@@ -438,25 +366,6 @@ def train(
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def check_finite(where: str, figures: dict[str, float]) -> None:
-    """Stop training at the first non-finite observation, reward, loss or parameter, naming where and which.
-
-    ``figures`` are host floats: ``finite_obs``, ``finite_rewards``, ``finite_params`` flags (1.0 = all finite) and
-    the losses; ``where`` names the update (and, for K agents, the agent) in the message.
-    """
-    for name, what in (("finite_obs", "the environment returned non-finite observations (NaN or inf)"),
-                       ("finite_rewards", "the environment returned non-finite rewards (NaN or inf)"),
-                       ("finite_params", "a network parameter became non-finite")):
-        if figures.get(name, 1.0) != 1.0:
-            raise FloatingPointError(f"{where}: {what}; training stopped (the last checkpoint, if any, is from the previous update)")
-    for name in ("policy_loss", "value_loss", "entropy", "approx_kl", "grad_norm"):
-        if name in figures and not math.isfinite(figures[name]):
-            raise FloatingPointError(
-                f"{where}: {name} is {figures[name]}; training stopped (the last checkpoint, if any, "
-                "is from the previous update). Lower the learning rate or check the rewards and observations."
-            )
-
-
 def _check_compatible(config: PPOConfig, saved: PPOConfig, path) -> None:
     for name in ("env_id", "hidden", "activation", "num_envs", "objective"):
         if getattr(config, name) != getattr(saved, name):
@@ -464,12 +373,3 @@ def _check_compatible(config: PPOConfig, saved: PPOConfig, path) -> None:
                 f"checkpoint {str(path)!r} was made for {name}={getattr(saved, name)!r}, "
                 f"but this run has {name}={getattr(config, name)!r}"
             )
-
-
-def progress_bar(enabled: bool, total: int, initial: int, desc: str):
-    """A ``tqdm.auto`` bar counting updates (``None`` when disabled); imported only when drawn."""
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="update", leave=False)

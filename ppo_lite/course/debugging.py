@@ -56,7 +56,10 @@ from ..normalize import ObsNormalizer, PerAgentObsNormalizer, RewardScaler
 from ..optim import FlatAdam
 from ..policies import ActorCritic
 from ..rollout import collect_rollout, compute_advantages, flatten_rollout
-from ..trainer import Trainer, normalize_advantages, policy_loss, resolve_device, update
+from ..config import resolve_device
+from ..normalize import normalize_advantages
+from ..objectives import policy_loss
+from ..trainer import Trainer, update
 
 __all__ = [
     "NEGATIVE_ENTROPY_SIGMA", "effective_horizon", "discount_weight_beyond", "residual_std_fraction",
