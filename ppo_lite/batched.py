@@ -419,13 +419,17 @@ def _stream_seed(seeds: Sequence[int]) -> int:
 class BatchedTrainer:
     """Owns the state of K agents; :meth:`run` trains them. Most users call :func:`train_batched`."""
 
-    def __init__(self, config: BatchedConfig) -> None:
+    def __init__(self, config: BatchedConfig, env_wrapper: Callable[[VecEnv], VecEnv] | None = None) -> None:
+        """``env_wrapper``: applied to the K·N-env vector env before its first reset (a reward shaping or an
+        exploration bonus, :mod:`ppo_lite.envs.exploration`); the wrapped env is what the agents train on."""
         config.validate()
         self.config = config
         base = config.base
         K, N = config.num_agents, base.num_envs
         self.device = resolve_device(base.device)
         self.env: VecEnv = make_env(base.env_id, K * N, self.device, base.backend, base.validate_actions)
+        if env_wrapper is not None:
+            self.env = env_wrapper(self.env)
         self.net = BatchedActorCritic.from_seeds(
             config.seeds, self.env.obs_dim, self.env.act_dim, self.env.is_discrete, base.hidden, base.activation,
             base.ortho_init, base.log_std_init, device=self.device,

@@ -84,11 +84,7 @@ def train_cell(variant: str, size: int, seeds: Sequence[int], episodes: int = EP
     success (episode index)."""
     base = base_config(size, episodes)
     t0 = time.perf_counter()
-    trainer = BatchedTrainer(BatchedConfig(base=base, seeds=list(seeds)))
-    wrap = wrapper(variant, size, base.gamma, len(seeds), beta)
-    if wrap is not None:  # the trainer made and reset its env; wrap it and start the same episodes afresh
-        trainer.env = wrap(trainer.env)
-        trainer.obs = trainer.env.reset(seed=trainer.stream_seed)
+    trainer = BatchedTrainer(BatchedConfig(base=base, seeds=list(seeds)), env_wrapper=wrapper(variant, size, base.gamma, len(seeds), beta))
     try:
         histories = trainer.run(progress=False)
         eval_returns = evaluate_agents(trainer, episodes=1)  # the env is deterministic: one episode says it all

@@ -53,11 +53,7 @@ def wrapper(variant: str, gamma: float, num_groups: int) -> Callable[[VecEnv], V
 
 def train_variant(variant: str, base: PPOConfig, seeds: Sequence[int]) -> list[dict[str, Any]]:
     """Train one variant for every seed (as one batch); per seed the learning curve and goal statistics."""
-    trainer = BatchedTrainer(BatchedConfig(base=base, seeds=list(seeds)))
-    wrap = wrapper(variant, base.gamma, len(seeds))
-    if wrap is not None:  # the trainer made and reset its env; wrap it and start the same episodes afresh
-        trainer.env = wrap(trainer.env)
-        trainer.obs = trainer.env.reset(seed=trainer.stream_seed)
+    trainer = BatchedTrainer(BatchedConfig(base=base, seeds=list(seeds)), env_wrapper=wrapper(variant, base.gamma, len(seeds)))
     try:
         histories = trainer.run(progress=False)
     finally:
