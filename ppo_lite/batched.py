@@ -35,7 +35,7 @@ agent exactly its own single-agent gradient.
 
 What is shared, because it fixes the shapes or the loop: ``env_id``, ``num_envs``, ``num_steps``,
 ``update_epochs``, ``num_minibatches``, ``total_steps``, the network, ``objective``, ``device``, ``backend`` and the
-boolean switches (``norm_adv``, ``norm_obs``, ``scale_reward``, ``clip_value``, ``anneal_lr``), and every other
+boolean switches (``norm_adv``, ``norm_obs``, ``scale_reward``, ``clip_value``, ``anneal_lr``, ``anneal_clip_eps``), and every other
 field of ``base`` (``vf_coef``, ``max_grad_norm``, ``adam_eps``, the KL target and step size, ...). Not supported:
 ``target_kl`` early stopping (agents would stop at different epochs). Random streams: each agent's initial weights
 equal the single-agent Trainer's for its seed exactly; the envs and action sampling of the whole batch draw from
@@ -437,6 +437,7 @@ class BatchedTrainer:
         self.hp = AgentHyperparameters.from_config(config, self.device)
         # The learning rates in float64, as the single-agent trainer's Python floats (BatchedAdam rounds as Adam does).
         self.base_lr = torch.tensor(config.values("lr"), dtype=torch.float64, device=self.device)
+        self.base_clip_eps = torch.tensor(config.values("clip_eps"), dtype=torch.float64, device=self.device)  # likewise
         self.optimizer = BatchedAdam(self.net.flat, self.net.grad, self.base_lr.clone(), eps=base.adam_eps)
         self.stream_seed = _stream_seed(config.seeds)
         self.generator = torch.Generator(device=self.device).manual_seed(self.stream_seed)
@@ -488,6 +489,8 @@ class BatchedTrainer:
         u = self.updates_done
         frac = 1.0 - u / cfg.num_updates if cfg.anneal_lr else 1.0
         self.optimizer.lr.copy_(self.base_lr * frac)
+        if cfg.anneal_clip_eps:  # the clip range of update u: ε (1 - u/U), as PPOConfig.clip_eps_at
+            self.hp.clip_eps.copy_(self.base_clip_eps * (1.0 - u / cfg.num_updates))
 
         rollout, self.obs = collect_rollout(self.env, self.net, self.obs, cfg.num_steps, self.obs_norm, self.reward_scaler, self.generator)
         advantages, returns = self._advantages(rollout)

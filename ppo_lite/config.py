@@ -58,6 +58,9 @@ class PPOConfig:
     """Linearly anneal the learning rate to 0 over training."""
     clip_eps: float = 0.2
     """PPO-clip ε > 0 (``clip`` objective)."""
+    anneal_clip_eps: bool = False
+    """Linearly anneal the clip range to 0 over training, as ``anneal_lr`` does the learning rate (the PPO paper's
+    Atari runs; notebook 05 measures it)."""
     clip_value: bool = False
     """Clip the value update to ±``value_clip_eps`` around the rollout-time value (PPO2 baselines)."""
     value_clip_eps: float = 0.2
@@ -141,6 +144,14 @@ class PPOConfig:
         if "hidden" in d:
             d["hidden"] = tuple(d["hidden"])
         return cls(**d)
+
+    def lr_at(self, update: int) -> float:
+        r"""The learning rate of update ``update`` (0-based): :math:`\alpha (1 - k/K)` with ``anneal_lr``, else α."""
+        return self.lr * (1.0 - update / self.num_updates) if self.anneal_lr else self.lr
+
+    def clip_eps_at(self, update: int) -> float:
+        r"""The clip range of update ``update`` (0-based): :math:`\epsilon (1 - k/K)` with ``anneal_clip_eps``, else ε."""
+        return self.clip_eps * (1.0 - update / self.num_updates) if self.anneal_clip_eps else self.clip_eps
 
     def validate(self) -> "PPOConfig":
         """Raise ``ValueError`` naming the first bad field and what is allowed; return self when all are good."""

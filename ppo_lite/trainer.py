@@ -58,13 +58,17 @@ def update(
     generator: torch.Generator,
     kl_coef: Tensor | None = None,
     comm: LocalComm | None = None,
+    clip_eps: float | None = None,
 ) -> dict[str, Tensor]:
     """Minibatch epochs over one flattened batch. Returns device tensors (means over the gradient steps taken).
+
+    ``clip_eps``: this update's clip range (``config.clip_eps_at(k)``); None reads ``config.clip_eps``.
 
     With ``comm`` (several processes), gradients are averaged before clipping and stepping, and advantage
     statistics and the early-stopping KL are pooled, so every process takes the same steps.
     """
     comm = comm or LocalComm()
+    clip_eps = config.clip_eps if clip_eps is None else clip_eps
     B = batch["obs"].shape[0]
     mb = B // config.num_minibatches
     dev = batch["obs"].device
@@ -88,7 +92,7 @@ def update(
             logp_old = minibatch["logp"]
             loss, pi_loss, v_loss, ent = objectives.ppo_loss(
                 config.objective, logp, logp_old, adv, entropy, value, minibatch["returns"], minibatch["values"],
-                clip_eps=config.clip_eps, vf_coef=config.vf_coef, ent_coef=config.ent_coef, value_clip_eps=value_clip,
+                clip_eps=clip_eps, vf_coef=config.vf_coef, ent_coef=config.ent_coef, value_clip_eps=value_clip,
                 kl_coef=kl_coef)
 
             optimizer.zero_grad()
@@ -101,7 +105,7 @@ def update(
             optimizer.step()
 
             with torch.no_grad():
-                clip_frac = objectives.clip_fraction(torch.exp(logp - logp_old), config.clip_eps)
+                clip_frac = objectives.clip_fraction(torch.exp(logp - logp_old), clip_eps)
                 sums += torch.stack([pi_loss, v_loss, ent, clip_frac, grad_norm])  # order of UPDATE_STATS
             steps += 1
         epochs_done += 1
@@ -274,7 +278,7 @@ class Trainer:
         """One PPO update: rollout, advantages, minibatch epochs, KL and controller, one read-back, logging."""
         cfg = self.config
         k = self.counters.update
-        lr = cfg.lr * (1.0 - k / cfg.num_updates) if cfg.anneal_lr else cfg.lr
+        lr = cfg.lr_at(k)
         self.optimizer.lr = lr
 
         with self._phase("rollout"):
@@ -289,7 +293,7 @@ class Trainer:
         self.last_batch = batch
         kl_coef = None if self.controller is None else self.controller.coef
         with self._phase("update"):
-            stats = update(self.agent, self.optimizer, batch, cfg, self.generator, kl_coef, self.comm)
+            stats = update(self.agent, self.optimizer, batch, cfg, self.generator, kl_coef, self.comm, cfg.clip_eps_at(k))
         with torch.no_grad():
             logp_new, _ = self.agent.log_prob_entropy(batch["obs"], batch["actions"])
             approx_kl = global_mean(kl_k3(logp_new, batch["logp"]), self.comm)

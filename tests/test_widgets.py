@@ -116,7 +116,11 @@ def test_ratio_measurement_leaves_training_unchanged_and_measures_the_update():
 def test_annealed_eps_and_bad_settings():
     from ppo_lite.experiments import clip_eps
 
-    assert [clip_eps.annealed_eps(0.2, k, 4) for k in range(4)] == pytest.approx([0.2, 0.15, 0.1, 0.05])
+    from ppo_lite import PPOConfig
+
+    annealed = PPOConfig.for_env("CartPole-v1", total_steps=1024, **clip_eps.setting("anneal"))  # 4 updates of 256
+    assert [annealed.clip_eps_at(k) for k in range(4)] == pytest.approx([0.2, 0.15, 0.1, 0.05])
+    assert [annealed.replace(anneal_clip_eps=False).clip_eps_at(k) for k in range(4)] == [0.2] * 4
     assert clip_eps.setting("none")["objective"] == "surrogate"
     with pytest.raises(ValueError, match="unknown setting"):
         clip_eps.setting("wide")

@@ -116,6 +116,33 @@ def cpu_name() -> str:
 
 
 
+#: PPOConfig fields added after cell logs were written, each with the value that reproduces the behaviour from
+#: before it existed. A stored protocol without the field matches a protocol that has it at this value, so adding
+#: a switch to the library does not invalidate every logged run; any other value is a different protocol.
+NEUTRAL_NEW_FIELDS: dict[str, Any] = {"anneal_clip_eps": False}
+
+
+def same_protocol(stored: Any, wanted: Any) -> bool:
+    """Whether a logged cell's ``stored`` protocol is ``wanted`` (as JSON: tuples and lists alike), a dict key
+    missing from ``stored`` allowed where ``wanted`` has it at its :data:`NEUTRAL_NEW_FIELDS` value."""
+    stored, wanted = json.loads(json.dumps(stored)), json.loads(json.dumps(wanted))
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in set(a) | set(b):
+                if k in a and k in b:
+                    if not same(a[k], b[k]):
+                        return False
+                elif not (k in b and k in NEUTRAL_NEW_FIELDS and b[k] == NEUTRAL_NEW_FIELDS[k]):
+                    return False
+            return True
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return a == b
+
+    return same(stored, wanted)
+
+
 class CellLog:
     """An append-only JSON-lines file of a sweep's finished cells: the sweep writes each cell the moment it finishes
     and, run again, skips the cells already there, so a stopped session loses at most the cell in progress.
@@ -155,9 +182,10 @@ class CellLog:
         return dict(out)
 
     def done(self, key: str, protocol: dict[str, Any]) -> dict[str, Any] | None:
-        """The stored cell ``key`` if it was computed with ``protocol`` (compared as JSON), else None."""
+        """The stored cell ``key`` if it was computed with ``protocol`` (compared as JSON, :func:`same_protocol`),
+        else None."""
         cell = self.cells().get(key)
-        if cell is None or json.dumps(cell["protocol"], sort_keys=True) != json.dumps(protocol, sort_keys=True):
+        if cell is None or not same_protocol(cell["protocol"], protocol):
             return None
         return cell
 

@@ -58,7 +58,7 @@ def setting(label: str) -> dict[str, Any]:
     if label == "none":
         return {"objective": "surrogate", "clip_eps": BAND_FOR_NONE}
     if label == "anneal":
-        return {"objective": "clip", "clip_eps": 0.2}
+        return {"objective": "clip", "clip_eps": 0.2, "anneal_clip_eps": True}
     try:
         eps = float(label)
     except ValueError:
@@ -95,11 +95,6 @@ def ratio_excursion(r: Tensor, eps: float) -> tuple[float, float]:
     return float(m["max_dev"]), float(m["frac_outside"])
 
 
-def annealed_eps(eps0: float, update: int, num_updates: int) -> float:
-    r"""Linear schedule :math:`\epsilon_k = \epsilon_0 (1 - k/K)` for update ``k`` of ``K`` (as the lr anneals)."""
-    return eps0 * (1.0 - update / num_updates)
-
-
 def rollout_checksum(actions: Tensor) -> int:
     """CRC-32 of one agent's first-rollout actions (continuous ones rounded to 1e-3): equal across settings iff the
     seed collected the same first rollout (the pairing :func:`paired` checks)."""
@@ -128,14 +123,12 @@ def run_one(env_id: str, label: str, seed: int, total_steps: int | None = None, 
     extra: dict[str, list[float]] = {name: [] for name in SERIES}
 
     def after_update(k: int, history: Any) -> bool:
-        eps, batch = trainer.config.clip_eps, trainer.last_batch
+        eps, batch = cfg.clip_eps_at(k - 1), trainer.last_batch  # the clip range of the update just done
         with torch.no_grad():
             logp_new, _ = trainer.agent.log_prob_entropy(batch["obs"], batch["actions"])
         for name, v in _after_update_measure(batch, logp_new, eps, cfg.norm_adv).items():
             extra[name].append(float(v))
         extra["clip_eps"].append(eps)
-        if label == "anneal":  # the next update (index k) clips at ε_k; update() reads config.clip_eps
-            trainer.config = trainer.config.replace(clip_eps=annealed_eps(values["clip_eps"], k, cfg.num_updates))
         return False
 
     try:
@@ -184,8 +177,6 @@ def run_cell(env_id: str, label: str, seeds: tuple[int, ...] = SEEDS, total_step
                     series[name][k].append(vs[k])
             if u == 1:
                 first.extend(rollout_checksum(batch["actions"][k]) for k in range(K))
-            if label == "anneal":  # the next update (index u) clips at ε_u
-                trainer.hp.clip_eps.fill_(annealed_eps(values["clip_eps"], u, base.num_updates))
             return False
 
         try:
@@ -340,8 +331,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def cell_protocol(env_id: str, label: str, steps: int, seeds: list[int], episodes: int) -> dict[str, Any]:
     """Everything that fixes a cell's result: its full config, seeds and evaluation."""
-    base = PPOConfig.for_env(env_id, total_steps=steps, **setting(label))
-    return {"config": base.to_dict(), "label": label, "seeds": seeds, "episodes": episodes, "eval_seed": EVAL_SEED}
+    config = PPOConfig.for_env(env_id, total_steps=steps, **setting(label)).to_dict()
+    config.pop("anneal_clip_eps")  # the label names the schedule ("anneal"), as it did before PPOConfig had the field
+    return {"config": config, "label": label, "seeds": seeds, "episodes": episodes, "eval_seed": EVAL_SEED}
 
 
 def main(argv: list[str]) -> int:
