@@ -12,7 +12,6 @@ import sys
 import time
 import typing
 
-import torch
 
 from .config import OBJECTIVES, PPOConfig
 
@@ -34,7 +33,7 @@ _HELP = {
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(PPOConfig):
-        if f.name in ("env_id", "extra"):
+        if f.name in ("env_id", "extra", "num_threads"):  # num_threads is --threads
             continue
         flag = "--" + f.name.replace("_", "-")
         hint = _field_type(f)
@@ -82,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--save-every", type=int, default=0, help="also checkpoint every K updates")
     p_train.add_argument("--log-dir", default=None, help="write TensorBoard event files and progress.csv here")
     p_train.add_argument("--resume", default=None, help="continue from this checkpoint")
-    p_train.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p_train.add_argument("--threads", dest="num_threads", type=int, default=None,
+                         help="torch CPU threads while training (default 1: the fast choice for PPO's small networks)")
     p_train.add_argument("--no-progress", action="store_true")
     p_train.add_argument("--no-grad-clip", action="store_true", help="turn gradient-norm clipping off")
     p_train.add_argument("--no-target-kl", action="store_true", help="turn KL early stopping off")
@@ -115,10 +115,8 @@ def _train(ns: argparse.Namespace) -> int:
         value = getattr(ns, name, None)
         if isinstance(value, str):
             setattr(ns, name, None if value.lower() == "none" else float(value))
-    if ns.threads is not None:
-        if ns.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {ns.threads}")
-        torch.set_num_threads(ns.threads)
+    if ns.num_threads is not None and ns.num_threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {ns.num_threads}")
     config = _config_from_args(ns)
     t0 = time.perf_counter()
     # Under torchrun each process is one rank of a data-parallel job (ppo_lite.distributed); rank 0 reports.

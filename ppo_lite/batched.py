@@ -57,7 +57,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from . import objectives
 from .advantages import gae
-from .config import PPOConfig, resolve_device
+from .config import PPOConfig, resolve_device, torch_threads
 from .diagnostics import check_finite, explained_variance, progress_bar, read_back
 from .envs import VecEnv, make_env
 from .history import History
@@ -456,17 +456,18 @@ class BatchedTrainer:
         """Train every agent for ``base.total_steps`` env steps; ``callback(update, histories)`` returning True stops."""
         cfg = self.config.base
         bar = progress_bar(progress, total=cfg.num_updates, initial=self.updates_done, desc=f"{cfg.env_id} x{self.config.num_agents}")
-        while self.updates_done < cfg.num_updates:
-            t0 = time.perf_counter()
-            self.run_update()
-            seconds = time.perf_counter() - t0
-            for h in self.histories:
-                h.log_update(time=seconds, sps=cfg.batch_size / max(seconds, 1e-9))  # each agent's own env steps/s
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(ret=f"{sum(h.mean_return() for h in self.histories) / len(self.histories):.1f}", refresh=False)
-            if callback is not None and callback(self.updates_done, self.histories):
-                break
+        with torch_threads(cfg.num_threads):
+            while self.updates_done < cfg.num_updates:
+                t0 = time.perf_counter()
+                self.run_update()
+                seconds = time.perf_counter() - t0
+                for h in self.histories:
+                    h.log_update(time=seconds, sps=cfg.batch_size / max(seconds, 1e-9))  # each agent's own env steps/s
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(ret=f"{sum(h.mean_return() for h in self.histories) / len(self.histories):.1f}", refresh=False)
+                if callback is not None and callback(self.updates_done, self.histories):
+                    break
         if bar is not None:
             bar.close()
         return self.histories

@@ -6,9 +6,10 @@ returns the documented per-family defaults (see :data:`FAMILY_DEFAULTS`).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 OBJECTIVES = ("clip", "kl_adaptive", "kl_dual", "surrogate", "pg")
 DEVICES = ("auto", "cpu", "cuda")
@@ -34,6 +35,10 @@ class PPOConfig:
     seed: int = 0
     device: str = "auto"
     """``auto`` takes CUDA when available; ``cpu``; ``cuda`` or ``cuda:K``."""
+    num_threads: int | None = 1
+    """torch CPU threads while training (set by ``train``/``Trainer.run`` and restored after); ``None`` leaves torch's
+    own setting (one per core). One thread is the fast choice for PPO's small networks on a CPU: more threads cost
+    more in synchronisation than they save (``bench/bench_threads.py``)."""
     backend: str = "auto"
     """Environments: ``torch`` (batched tensors on the device, classic control), ``gymnasium``, or ``auto``."""
 
@@ -210,6 +215,9 @@ class PPOConfig:
         dev = str(self.device)
         if not (dev in DEVICES or dev.startswith("cuda:")):
             raise bad("device", "use 'auto', 'cpu', 'cuda' or 'cuda:K'")
+        if self.num_threads is not None and (not isinstance(self.num_threads, int) or isinstance(self.num_threads, bool)
+                                             or self.num_threads < 1):
+            raise bad("num_threads", "must be a positive integer, or None to keep torch's own thread count")
         return self
 
 
@@ -282,6 +290,23 @@ def resolve_device(device: str):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} asked for, but torch sees no CUDA GPU; use device='cpu' or 'auto'")
     return dev
+
+
+@contextlib.contextmanager
+def torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(num_threads)`` and restore the previous count after (``None``:
+    leave it as it is). What ``PPOConfig.num_threads`` does around training."""
+    import torch
+
+    if num_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def env_family(env_id: str) -> str:

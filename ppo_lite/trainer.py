@@ -33,7 +33,7 @@ from torch import Tensor
 from . import objectives
 from .checkpoint import load_checkpoint, save_checkpoint
 from .comm import LocalComm
-from .config import PPOConfig, resolve_device
+from .config import PPOConfig, resolve_device, torch_threads
 from .diagnostics import check_finite, explained_variance, global_mean, progress_bar, read_back
 from .envs import VecEnv, make_env
 from .history import History
@@ -223,7 +223,8 @@ class Trainer:
             self._check_can_save(save_path)
         run_log = RunLog(log_dir) if log_dir is not None and self.comm.is_main else None
         try:
-            self._train_loop(save_path, save_every, stop_after, progress, callback, run_log)
+            with torch_threads(cfg.num_threads):
+                self._train_loop(save_path, save_every, stop_after, progress, callback, run_log)
         finally:
             if run_log is not None:
                 run_log.close()

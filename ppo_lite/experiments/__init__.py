@@ -119,7 +119,7 @@ def cpu_name() -> str:
 #: PPOConfig fields added after cell logs were written, each with the value that reproduces the behaviour from
 #: before it existed. A stored protocol without the field matches a protocol that has it at this value, so adding
 #: a switch to the library does not invalidate every logged run; any other value is a different protocol.
-NEUTRAL_NEW_FIELDS: dict[str, Any] = {"anneal_clip_eps": False}
+NEUTRAL_NEW_FIELDS: dict[str, Any] = {"anneal_clip_eps": False, "num_threads": 1}  # every sweep runs at one thread
 
 
 def same_protocol(stored: Any, wanted: Any) -> bool:

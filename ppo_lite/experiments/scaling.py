@@ -205,22 +205,16 @@ def thread_reproducibility(updates: int = 3, threads: Sequence[int] = (1, 2)) ->
     run at ``threads[0]``: entry 0 compares two runs at the same thread count (0 when training is reproducible),
     the others show what another thread count's summation order does.
     """
-    old = torch.get_num_threads()
-
     def train_params(n: int) -> Tensor:
-        torch.set_num_threads(n)
-        tr = Trainer(PPOConfig.for_env(ENV_ID, device="cpu", num_envs=64, total_steps=64 * 32 * updates))
+        tr = Trainer(PPOConfig.for_env(ENV_ID, device="cpu", num_envs=64, total_steps=64 * 32 * updates, num_threads=n))
         try:
             tr.run(progress=False)
         finally:
             tr.env.close()
         return torch.nn.utils.parameters_to_vector(tr.agent.parameters()).detach().clone()
 
-    try:
-        ref = train_params(threads[0])
-        diffs = [float((train_params(n) - ref).abs().max()) for n in threads]
-    finally:
-        torch.set_num_threads(old)
+    ref = train_params(threads[0])
+    diffs = [float((train_params(n) - ref).abs().max()) for n in threads]
     return {"threads": list(threads), "max_abs_param_diff": diffs, "updates": updates}
 
 
