@@ -73,7 +73,7 @@ def test_notebook_mentions_and_imports():
     assert sources.mentioned_notebooks("notebooks 01, 03, 04, 05; see notebook 09 and notebooks 07 and 08") == \
         ["01", "03", "04", "05", "07", "08", "09"]
     assert sources.mentioned_notebooks("notebooks 03/04, not 2 notebooks or notebook 5") == ["03", "04"]
-    cells = ["%matplotlib inline\nfrom ppo_lite import PPOConfig, tabular as tab\nimport ppo_lite.kl",
+    cells = ["%matplotlib inline\nfrom ppo_lite import PPOConfig\nfrom ppo_lite.course import tabular as tab\nimport ppo_lite.kl",
              "from ppo_lite.experiments import FIGURES, clip_eps as sweep\nfrom ppo_lite.objectives import ratio",
              "this is not python ("]
     notebook = {"cells": [{"cell_type": "code", "source": c} for c in cells] + [
