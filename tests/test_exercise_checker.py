@@ -1,6 +1,10 @@
+import importlib
+import pkgutil
+
+import pytest
 import torch
 
-from ppo_lite.course.exercises import check
+from ppo_lite.course.exercises import ExerciseFailed, check
 
 
 def _inputs(g):
@@ -40,3 +44,37 @@ def test_a_known_mistake_is_named_and_an_unknown_one_is_not():
     unknown = check(lambda x: x.cumsum(0) * 2, ref, _inputs, mistakes=mistakes)
     assert not unknown and unknown.mistake is None and "differs at index" in unknown.message
     assert check(ref, ref, _inputs, mistakes=mistakes)  # the reference is never mistaken for a mistake
+
+
+def test_require_returns_for_a_stub_and_a_right_answer_and_raises_for_a_wrong_one(capsys):
+    def stub(x):
+        raise NotImplementedError  # your code here
+
+    ref = lambda x: 2 * x  # noqa: E731
+    assert check(stub, ref, _inputs).require() is None
+    assert capsys.readouterr().out.startswith("NOT ATTEMPTED")
+    assert check(ref, ref, _inputs).require() is None
+    assert capsys.readouterr().out.startswith("PASSED")
+    with pytest.raises(ExerciseFailed, match="^FAILED: .*differs at index") as raised:
+        check(lambda x: 3 * x, ref, _inputs).require()
+    assert isinstance(raised.value, AssertionError)  # a plain assert-style failure to pytest and nbval
+    assert capsys.readouterr().out.startswith("FAILED")  # the verdict is printed before it raises
+    # an answer that raises (not NotImplementedError) is an attempt, and wrong
+    with pytest.raises(ExerciseFailed, match="raised ZeroDivisionError"):
+        check(lambda x: 1 / 0, ref, _inputs).require()
+
+
+def test_no_public_solution_or_reference_in_the_exercise_modules():
+    """Solutions are private (issue 26 point 3): no module of ppo_lite.course.exercises has a public name (nor an
+    ``__all__`` entry) starting with ``solution`` or ``reference``; tests reach the references as ``_solution_*`` /
+    ``_reference_*``."""
+    import ppo_lite.course.exercises as package
+
+    public = {}
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        module = importlib.import_module(info.name)
+        names = set(vars(module)) | set(getattr(module, "__all__", ()))
+        bad = sorted(n for n in names if n.startswith(("solution", "reference")))
+        if bad:
+            public[info.name] = bad
+    assert public == {}, f"public solutions: {public}"

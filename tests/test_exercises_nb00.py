@@ -10,14 +10,14 @@ from exercise_checks import assert_rejects_stub_and_names_mistakes, stub
 
 
 def test_nb00_mean_last():
-    assert nb00.check_mean_last(nb00.solution_mean_last)
+    assert nb00.check_mean_last(nb00._solution_mean_last)
     assert nb00.check_mean_last(lambda returns, last: History(episodes={"env_steps": [], "return": list(returns), "length": []}).mean_return(last))
     assert_rejects_stub_and_names_mistakes(nb00.check_mean_last, nb00.MEAN_LAST_MISTAKES)
     assert not nb00.check_mean_last(lambda returns, last: max(returns[-last:], default=float("nan")))  # unregistered
 
 
 def test_nb00_steps_to_threshold():
-    assert nb00.check_steps_to_threshold(nb00.solution_steps_to_threshold)
+    assert nb00.check_steps_to_threshold(nb00._solution_steps_to_threshold)
     # The library's own History.steps_to_threshold (a running sum, written independently) agrees.
     library = lambda env_steps, returns, threshold, last: History(  # noqa: E731
         episodes={"env_steps": list(env_steps), "return": list(returns), "length": []}).steps_to_threshold(threshold, last)
@@ -26,9 +26,46 @@ def test_nb00_steps_to_threshold():
     assert not nb00.check_steps_to_threshold(lambda env_steps, returns, threshold, last: None)  # never "solved"
 
 
+def test_nb00_mean_last_edge_cases_come_first():
+    """Issue 26: the old checker accepted 0.0 for an empty list (no empty list was ever drawn)."""
+    zero_for_empty = lambda returns, last: sum(returns[-last:]) / len(returns[-last:]) if returns else 0.0  # noqa: E731
+    result = nb00.check_mean_last(zero_for_empty)
+    assert not result and result.attempted and result.mistake.startswith("returned 0 for no episodes")
+    raises_on_empty = lambda returns, last: sum(returns[-last:]) / len(returns[-last:])  # noqa: E731
+    result = nb00.check_mean_last(raises_on_empty)
+    assert not result and result.attempted and "ZeroDivisionError" in result.message
+    # The fixed cases' answers, from the definition (mean of the last min(last, N); nan for none), not the reference.
+    assert [c["last"] for c in nb00.MEAN_LAST_CASES] == [5, 3, 3, 2, 1]
+    expected = [30.0, float("nan"), 20.0, 10.0, 100.0]
+    for case, want in zip(nb00.MEAN_LAST_CASES, expected):
+        got = nb00._solution_mean_last(**case)
+        assert got == want or (want != want and got != got), (case, got)
+    assert any(not c["returns"] for c in nb00.MEAN_LAST_CASES)
+
+
+def test_nb00_steps_to_threshold_edge_cases_come_first():
+    """Issue 26: the old checker accepted `>` for `>=` (no exact tie was ever drawn) and never drew an empty run."""
+    strict = lambda env_steps, returns, threshold, last: next(  # noqa: E731
+        (env_steps[i] for i in range(last - 1, len(returns)) if sum(returns[i - last + 1:i + 1]) / last > threshold), None)
+    result = nb00.check_steps_to_threshold(strict)
+    assert not result and result.attempted and result.mistake.startswith("compared with `>`")
+    crashes_on_empty = lambda env_steps, returns, threshold, last: (  # noqa: E731
+        nb00._solution_steps_to_threshold(env_steps, returns, threshold, last) if returns else env_steps[-1])
+    result = nb00.check_steps_to_threshold(crashes_on_empty)
+    assert not result and result.attempted and "IndexError" in result.message
+    zero_for_empty = lambda env_steps, returns, threshold, last: (  # noqa: E731
+        nb00._solution_steps_to_threshold(env_steps, returns, threshold, last) if returns else 0.0)
+    assert not nb00.check_steps_to_threshold(zero_for_empty)
+    # The tie case: first reached (>=) at episode 2, whose end is 100 + 300 + 300 = 700 env steps.
+    tie = nb00.STEPS_CASES[0]
+    assert tie["returns"][1:3] == [tie["threshold"]] * 2 and tie["last"] == 2
+    assert nb00._solution_steps_to_threshold(**tie) == 700.0 and strict(**tie) == 1100.0
+    assert any(not c["returns"] for c in nb00.STEPS_CASES)
+
+
 def test_nb00_second_run_config():
     cfg = PPOConfig.for_env("CartPole-v1", seed=0, total_steps=100_000)
-    assert nb00.check_second_run(nb00.solution_second_run_config, cfg, train_it=False)
+    assert nb00.check_second_run(nb00._solution_second_run_config, cfg, train_it=False)
     result = nb00.check_second_run(stub, cfg)
     assert not result and not result.attempted and "NOT ATTEMPTED" in repr(result)
     assert nb00.check_second_run(lambda c: c, cfg).mistake == "returned the first run's config unchanged"
@@ -42,7 +79,7 @@ def test_nb00_second_run_config():
 @pytest.mark.slow
 def test_nb00_second_run_trains():
     cfg = PPOConfig.for_env("CartPole-v1", seed=0, total_steps=100_000)
-    result = nb00.check_second_run(nb00.solution_second_run_config, cfg)
+    result = nb00.check_second_run(nb00._solution_second_run_config, cfg)
     assert result and "seed 1" in result.message
 
 

@@ -22,7 +22,7 @@ def test_softmax_score_checker():
 
 
 def test_optimal_baseline_checker():
-    assert nb01.check_optimal_baseline(nb01.solution_optimal_baseline)
+    assert nb01.check_optimal_baseline(nb01._solution_optimal_baseline)
     assert_rejects_stub_and_names_mistakes(nb01.check_optimal_baseline, nb01.BASELINE_MISTAKES)
     zeros = lambda theta, states, actions, rewards, mask, gamma: torch.zeros(theta.shape[0], dtype=torch.float64)  # noqa: E731
     assert not nb01.check_optimal_baseline(zeros)
@@ -37,5 +37,5 @@ def test_solution_matches_the_library():
         theta = torch.randn(5, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         ep = mdp.sample_episodes(theta, 200, torch.Generator().manual_seed(100 + seed))
         expected = baselines.optimal_state_baseline(mdp, theta, ep)
-        got = nb01.solution_optimal_baseline(theta, *ep, mdp.gamma)
+        got = nb01._solution_optimal_baseline(theta, *ep, mdp.gamma)
         assert torch.allclose(got, expected, rtol=1e-10, atol=1e-12)

@@ -48,7 +48,7 @@ def loop_gae(rewards, values, final_values, last_values, terminated, truncated, 
 
 
 def test_rollout_gae_checker_passes_the_reference_and_an_independent_loop():
-    assert nb02.check_rollout_gae(nb02.solution_rollout_gae)
+    assert nb02.check_rollout_gae(nb02._solution_rollout_gae)
     assert nb02.check_rollout_gae(loop_gae)
     result = nb02.check_rollout_gae(stub)
     assert not result and not result.attempted and "NOT ATTEMPTED" in repr(result)
@@ -68,7 +68,7 @@ def test_rollout_gae_reference_against_hand_computed_case():
     a1 = 2.0 + g * 10.0 - 0.25                 # truncated: bootstrap from the final observation, nothing carried
     a0 = (1.0 + g * 0.25 - 0.5) + g * lam * a1
     expected = torch.tensor([[a0], [a1], [a2], [a3]], dtype=torch.float64)
-    got = nb02.solution_rollout_gae(rewards, values, final, last, term, trunc, g, lam)
+    got = nb02._solution_rollout_gae(rewards, values, final, last, term, trunc, g, lam)
     assert torch.allclose(got, expected, atol=1e-12)
 
 
@@ -92,7 +92,7 @@ def test_rollout_gae_mistakes_are_caught_and_named():
     assert not result and result.mistake is not None and "truncation as termination" in result.mistake
 
     no_lambda = lambda rewards, values, final_values, last_values, terminated, truncated, gamma, lam: (  # noqa: E731
-        nb02.solution_rollout_gae(rewards, values, final_values, last_values, terminated, truncated, gamma, 1.0))
+        nb02._solution_rollout_gae(rewards, values, final_values, last_values, terminated, truncated, gamma, 1.0))
     result = nb02.check_rollout_gae(no_lambda)
     assert not result and result.mistake is None
 
@@ -112,7 +112,7 @@ def test_rollout_next_values_agrees_with_library_gae_convention():
         "terminated": ends < 0.1, "truncated": ends > 0.9, "gamma": 0.9, "lam": 0.8,
     }
     assert inputs["terminated"].any() and inputs["truncated"].any()
-    nv = nb02.rollout_next_values(inputs["values"], inputs["final_values"], inputs["last_values"],
+    nv = nb02._rollout_next_values(inputs["values"], inputs["final_values"], inputs["last_values"],
                                   inputs["terminated"], inputs["truncated"])
     direct = gae(inputs["rewards"], inputs["values"], nv, inputs["terminated"], inputs["truncated"],
                  inputs["gamma"], inputs["lam"])

@@ -15,8 +15,12 @@ def _stub(*args, **kwargs):
 
 
 # ----------------------------------------------------------------------------------- 1. surrogate
+def test_no_public_solutions():
+    assert not [n for n in dir(nb03) if n.startswith(("solution", "reference"))]
+
+
 def test_surrogate_checker():
-    assert nb03.check_surrogate(nb03.reference_surrogate)
+    assert nb03.check_surrogate(nb03._reference_surrogate)
     assert nb03.check_surrogate(lambda logp_new, logp_old, advantages: -surrogate_loss(logp_new, logp_old, advantages))
     stub = nb03.check_surrogate(_stub)
     assert not stub and not stub.attempted and "NOT ATTEMPTED" in repr(stub)
@@ -30,7 +34,7 @@ def test_surrogate_checker():
 
 # ----------------------------------------------------------------------------------- 2. state KL
 def test_state_kl_checker():
-    assert nb03.check_state_kl(nb03.reference_state_kl)
+    assert nb03.check_state_kl(nb03._reference_state_kl)
     stub = nb03.check_state_kl(_stub)
     assert not stub and not stub.attempted
     for description, wrong in nb03.STATE_KL_MISTAKES.items():
@@ -42,7 +46,7 @@ def test_state_kl_checker():
 
 # ----------------------------------------------------------------------------------- 3. natural step
 def test_natural_step_checker_passes_every_correct_method():
-    assert nb03.check_natural_step(nb03.reference_natural_step)
+    assert nb03.check_natural_step(nb03._reference_natural_step)
 
     def pinv_step(g, F, fvp, delta):
         x = (torch.linalg.pinv(F) @ g.flatten()).reshape(g.shape)
@@ -57,10 +61,38 @@ def test_natural_step_checker_passes_every_correct_method():
         return tr.trpo_step_size(g, x, delta) * x
 
     def shifted_step(g, F, fvp, delta):  # adding a constant to a state's logits changes nothing
-        return nb03.reference_natural_step(g, F, fvp, delta) + 3.0
+        return nb03._reference_natural_step(g, F, fvp, delta) + 3.0
 
-    for fn in (pinv_step, damped_step, trpo_cg_step, shifted_step):
+    def damped_small_against_fmin(g, F, fvp, delta):  # damping mu = 0.1 f_min on every problem: small enough
+        eigenvalues = torch.linalg.eigvalsh(F)
+        mu = 0.1 * eigenvalues[eigenvalues > 1e-10].min().item()
+        x = torch.linalg.solve(F + mu * torch.eye(F.shape[0], dtype=F.dtype), g.flatten()).reshape(g.shape)
+        return math.sqrt(2 * delta / (g * x).sum().item()) * x
+
+    for fn in (pinv_step, damped_step, trpo_cg_step, shifted_step, damped_small_against_fmin):
         assert nb03.check_natural_step(fn), fn.__name__
+
+
+def test_natural_step_damping_must_be_small_against_the_smallest_nonzero_eigenvalue():
+    """The docstring's condition, both ways: a fixed mu = 1e-3 is not small against the problems' f_min (some are
+    ~1.6e-4) and fails, naming f_min; mu = f_min itself fails on some problem; the constant SMALLEST_FMIN is right."""
+    def damped(mu_of_F):
+        def step(g, F, fvp, delta):
+            x = torch.linalg.solve(F + mu_of_F(F) * torch.eye(F.shape[0], dtype=F.dtype), g.flatten()).reshape(g.shape)
+            return math.sqrt(2 * delta / (g * x).sum().item()) * x
+        return step
+
+    def f_min(F):
+        eigenvalues = torch.linalg.eigvalsh(F)
+        return eigenvalues[eigenvalues > 1e-10].min().item()
+
+    fixed = nb03.check_natural_step(damped(lambda F: 1e-3))
+    assert not fixed and fixed.attempted and "smallest non-zero eigenvalue" in fixed.message
+    assert not nb03.check_natural_step(damped(f_min))                     # mu = f_min: not small against it
+    assert nb03.check_natural_step(damped(lambda F: 1e-5))                # far below every f_min
+    gen = torch.Generator().manual_seed(0)
+    smallest = min(f_min(nb03._natural_step_problem(gen)[2]["F"]) for _ in range(20))
+    assert 0.5 * nb03.SMALLEST_FMIN < smallest < 2 * nb03.SMALLEST_FMIN < 1e-3
 
 
 def test_natural_step_checker_catches_the_usual_mistakes():
@@ -78,7 +110,7 @@ def test_natural_step_checker_catches_the_usual_mistakes():
     result = nb03.check_natural_step(lambda g, F, fvp, delta: torch.linalg.solve(F, g.flatten()).reshape(g.shape))
     assert not result and result.attempted and "singular" in result.message
     # the right direction, far too long: not a registered mistake, still caught by the KL test
-    result = nb03.check_natural_step(lambda g, F, fvp, delta: 2.0 * nb03.reference_natural_step(g, F, fvp, delta))
+    result = nb03.check_natural_step(lambda g, F, fvp, delta: 2.0 * nb03._reference_natural_step(g, F, fvp, delta))
     assert not result and result.mistake is None and "exact mean KL" in result.message
     result = nb03.check_natural_step(lambda g, F, fvp, delta: g.flatten())
     assert not result and "shape" in result.message

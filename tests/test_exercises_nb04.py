@@ -20,8 +20,12 @@ def _assert_stub_not_attempted(result):
 
 
 # ----------------------------------------------------------------------------------------- 1. k3
+def test_no_public_solutions():
+    assert not [n for n in dir(nb04) if n.startswith(("solution", "reference"))]
+
+
 def test_k3_checker():
-    assert nb04.check_k3(nb04.solution_k3)
+    assert nb04.check_k3(nb04._solution_k3)
     assert nb04.check_k3(kl_k3)  # the library's estimator is the reference
     _assert_stub_not_attempted(nb04.check_k3(_stub))
     for description, wrong in nb04._K3_MISTAKES.items():
@@ -34,7 +38,7 @@ def test_k3_checker():
 
 # ----------------------------------------------------------------------------------------- 2. dual update
 def test_dual_update_checker():
-    assert nb04.check_dual_update(nb04.solution_dual_update)
+    assert nb04.check_dual_update(nb04._solution_dual_update)
     _assert_stub_not_attempted(nb04.check_dual_update(_stub))
     no_projection = nb04.check_dual_update(lambda eta, kl, delta, lr: eta + lr * (kl - delta))
     assert not no_projection and no_projection.mistake.startswith("no projection")
@@ -45,7 +49,7 @@ def test_dual_update_checker():
 
 # ----------------------------------------------------------------------------------------- 3. tilted
 def test_tilted_checker():
-    assert nb04.check_tilted(nb04.solution_tilted)
+    assert nb04.check_tilted(nb04._solution_tilted)
     _assert_stub_not_attempted(nb04.check_tilted(_stub))
     for description, wrong in nb04._TILTED_MISTAKES.items():
         result = nb04.check_tilted(wrong)
@@ -58,7 +62,7 @@ def test_tilted_solution_is_the_library_closed_form():
 
     gen = torch.Generator().manual_seed(3)
     a, q = torch.randn(6, generator=gen, dtype=torch.float64), torch.softmax(torch.randn(6, generator=gen, dtype=torch.float64), -1)
-    assert torch.allclose(nb04.solution_tilted(a, q, 0.7), tilted_distribution(a, q, 0.7), atol=1e-15)
+    assert torch.allclose(nb04._solution_tilted(a, q, 0.7), tilted_distribution(a, q, 0.7), atol=1e-15)
 
 
 # ----------------------------------------------------------------------------------------- 4. one PPO v1 iteration
@@ -85,7 +89,7 @@ def _iteration_by_hand(theta_old, states, actions, advantages, eta, delta, dual_
 
 
 def test_ppo_v1_dual_iteration_checker():
-    assert nb04.check_ppo_v1_dual_iteration(nb04.solution_ppo_v1_dual_iteration)
+    assert nb04.check_ppo_v1_dual_iteration(nb04._solution_ppo_v1_dual_iteration)
     assert nb04.check_ppo_v1_dual_iteration(_iteration_by_hand)  # the reference agrees with a hand-derived gradient
     _assert_stub_not_attempted(nb04.check_ppo_v1_dual_iteration(_stub))
     for description, wrong in nb04._ITERATION_MISTAKES.items():
@@ -95,11 +99,11 @@ def test_ppo_v1_dual_iteration_checker():
 
 def test_ppo_v1_dual_iteration_catches_unregistered_mistakes():
     def no_penalty(theta_old, states, actions, advantages, eta, delta, dual_lr, lr, steps):
-        return nb04.solution_ppo_v1_dual_iteration(theta_old, states, actions, advantages, 0.0, delta, dual_lr, lr,
+        return nb04._solution_ppo_v1_dual_iteration(theta_old, states, actions, advantages, 0.0, delta, dual_lr, lr,
                                                    steps)[:2] + (max(0.0, eta + dual_lr * 0.0),)
 
     def descent_not_ascent(theta_old, states, actions, advantages, eta, delta, dual_lr, lr, steps):
-        return nb04.solution_ppo_v1_dual_iteration(theta_old, states, actions, advantages, eta, delta, dual_lr, -lr, steps)
+        return nb04._solution_ppo_v1_dual_iteration(theta_old, states, actions, advantages, eta, delta, dual_lr, -lr, steps)
 
     for wrong in (no_penalty, descent_not_ascent):
         result = nb04.check_ppo_v1_dual_iteration(wrong)
@@ -109,22 +113,53 @@ def test_ppo_v1_dual_iteration_catches_unregistered_mistakes():
 def test_iteration_inputs_exercise_the_projection():
     """The random problems must make eta's projection act on some trials (else 'no projection' passes)."""
     gen = torch.Generator().manual_seed(0)
-    projected = sum(nb04.solution_ppo_v1_dual_iteration(**nb04._iteration_inputs(gen))[2] == 0.0 for _ in range(20))
+    projected = sum(nb04._solution_ppo_v1_dual_iteration(**nb04._iteration_inputs(gen))[2] == 0.0 for _ in range(20))
     assert 2 <= projected <= 18
 
 
 # ----------------------------------------------------------------------------------------- 5. (open) beta spread
 def test_beta_spread_checker():
     mdp = TabularMDP.random(**MDP_ARGS)
-    assert nb04.check_beta_spread(nb04.solution_beta_spread, mdp)
+    assert nb04.check_beta_spread(nb04._solution_beta_spread, mdp)
     _assert_stub_not_attempted(nb04.check_beta_spread(_stub, mdp))
-    # the natural log instead of log2 is not a whole number of doublings; the raw ratio is out of range
-    natural_log = nb04.check_beta_spread(lambda m, k: nb04.solution_beta_spread(m, k) * math.log(2), mdp)
-    assert not natural_log and "not an integer" in natural_log.message
-    raw_ratio = nb04.check_beta_spread(lambda m, k: 2.0 ** nb04.solution_beta_spread(m, k), mdp)
-    assert not raw_ratio and "expected within" in raw_ratio.message
-    # a constant answer (no spread at all) is out of range
+    # the natural log instead of log2 is named; a non-integer is told it is not a whole number of doublings
+    natural_log = nb04.check_beta_spread(lambda m, k: nb04._solution_beta_spread(m, k) * math.log(2), mdp)
+    assert not natural_log and natural_log.mistake.startswith("the natural log")
+    half = nb04.check_beta_spread(lambda m, k: nb04._solution_beta_spread(m, k) + 0.5, mdp)
+    assert not half and "not an integer" in half.message
+    # log2 written as log / log(2) is right, whatever its last bit
+    assert nb04.check_beta_spread(lambda m, k: math.log(2.0 ** nb04._solution_beta_spread(m, k)) / math.log(2), mdp)
+    raw_ratio = nb04.check_beta_spread(lambda m, k: 2.0 ** nb04._solution_beta_spread(m, k), mdp)
+    assert not raw_ratio and raw_ratio.attempted and "not the reference run's" in raw_ratio.message
+    # a constant answer (no spread at all) is wrong
     assert not nb04.check_beta_spread(lambda m, k: 0.0, mdp)
+
+
+def test_beta_spread_checker_tells_every_update_from_every_batch():
+    """run["coef"] (the value after each batch) gives 49 doublings per minibatch where every value beta took gives
+    52: both inside any plausible range, and the checker must still reject the first and name the mistake."""
+    from ppo_lite.kl import AdaptiveBeta
+    from ppo_lite.course.kl_constrained import ppo_v1_tabular
+    from ppo_lite.course.plots.nb04 import V1_LOOP
+
+    def per_batch(mdp, update_every_minibatch):
+        run = ppo_v1_tabular(mdp, AdaptiveBeta(target=0.02, init=1.0), **V1_LOOP,
+                             update_every_minibatch=update_every_minibatch)
+        return math.log2(run["coef"].max().item() / run["coef"].min().item())
+
+    def every_value(mdp, update_every_minibatch):  # an independent right answer, written as a learner would
+        run = ppo_v1_tabular(mdp, AdaptiveBeta(target=0.02, init=1.0), **V1_LOOP,
+                             update_every_minibatch=update_every_minibatch)
+        return math.log2(run["coef_all"].max().item() / run["coef_all"].min().item())
+
+    mdp = TabularMDP.random(**MDP_ARGS)
+    lo, hi = nb04.BETA_SPREAD_RANGES[8]
+    assert per_batch(mdp, 8) != every_value(mdp, 8) and lo <= per_batch(mdp, 8) <= hi  # a range cannot tell them apart
+    result = nb04.check_beta_spread(per_batch, mdp)
+    assert not result and result.attempted and "run['coef']" in result.mistake
+    assert nb04.check_beta_spread(every_value, mdp)
+    # off by one doubling, still inside the range: rejected
+    assert not nb04.check_beta_spread(lambda m, k: every_value(m, k) + (1.0 if k else 0.0), mdp)
 
 
 @pytest.mark.parametrize("every", [0, 8])

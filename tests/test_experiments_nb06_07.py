@@ -163,8 +163,35 @@ def test_assembled_refuses_bad_input():
 
 # -- the exercises' checkers ----------------------------------------------------------------------------------
 def test_checkers_pass_the_reference_and_catch_wrong_answers():
-    assert ex06.check_explained_variance(ex06.reference_explained_variance)
+    assert ex06.check_explained_variance(ex06._reference_explained_variance)
     assert not ex06.check_explained_variance(lambda values, returns: 1 - values.var() / returns.var())
-    assert ex06.check_clip_fraction(ex06.reference_clip_fraction)
+    assert ex06.check_clip_fraction(ex06._reference_clip_fraction)
     assert not ex06.check_clip_fraction(lambda ratio, clip_eps: ((ratio - 1) > clip_eps).double().mean())
+
+
+def test_nb06_references_equal_the_library_functions():
+    """The exercise references are retyped from the formulas; the trainer logs ppo_lite.diagnostics.explained_variance
+    and ppo_lite.objectives.clip_fraction. On random inputs (good critics, critics worse than a constant, a constant
+    return-free offset; ratios on both sides of the band, float32 and float64) the two agree, so the checker holds
+    the learner to what the trainer computes."""
+    from ppo_lite.diagnostics import explained_variance
+    from ppo_lite.objectives import clip_fraction
+
+    gen = torch.Generator().manual_seed(7)
+    for trial in range(200):
+        ev = ex06._ev_inputs(gen)
+        lib, ref = explained_variance(ev["values"], ev["returns"]), ex06._reference_explained_variance(**ev)
+        assert abs(float(lib) - float(ref)) < 1e-9 * max(1.0, abs(float(ref))), (trial, float(lib), float(ref))
+        cf = ex06._clip_inputs(gen)
+        for dtype in (torch.float64, torch.float32):
+            ratio = cf["ratio"].to(dtype)
+            n = ratio.numel()  # the same count of clipped samples (the library averages in float32)
+            lib, ref = float(clip_fraction(ratio, cf["clip_eps"])), float(ex06._reference_clip_fraction(ratio, cf["clip_eps"]))
+            assert round(lib * n) == round(ref * n) and abs(lib - ref) < 1e-6, (trial, dtype, lib, ref)
+    # the inputs do reach both regimes: some critics are worse than a constant, some ratios are clipped
+    gen = torch.Generator().manual_seed(7)
+    evs = [float(ex06._reference_explained_variance(**ex06._ev_inputs(gen))) for _ in range(200)]
+    assert min(evs) < 0 < max(evs) and max(evs) > 0.5
+    assert ex06.check_explained_variance(lambda values, returns: explained_variance(values, returns))
+    assert ex06.check_clip_fraction(lambda ratio, clip_eps: clip_fraction(ratio, clip_eps))
 

@@ -308,3 +308,23 @@ def test_equal_kl_comparison_tends_to_the_cauchy_schwarz_ratio():
     errors = [abs(r["natural_gain"] / r["plain_gain"] - r["cauchy_schwarz"]) for r in rows]
     assert rows[0]["cauchy_schwarz"] > 1.0
     assert errors[1] < errors[0] and errors[1] < 0.01 * rows[1]["cauchy_schwarz"]
+
+
+def test_early_stopping_climbs_land_on_delta_and_agree_with_the_full_step_rule(mdp_and_theta):
+    """The cut step lands on delta; on the same path the full-step rule is kl_early_stopping_gain's; a step so small
+    that the first full step already exceeds delta is reported as no full step, yet the cut step still gains."""
+    mdp, theta_old = mdp_and_theta
+    seeds, deltas = [0, 1], [1e-4, 1e-2, 0.1]
+    out = tr.early_stopping_climbs(mdp, theta_old, seeds, deltas, episodes=8, steps=40, lr=0.5)
+    traces = [tr.many_surrogate_steps(mdp, theta_old, tr.sample_batch(mdp, theta_old, 8, torch.Generator().manual_seed(s)),
+                                      steps=40, lr=0.5) for s in seeds]
+    assert torch.allclose(out["gain_full_steps"], tr.kl_early_stopping_gain(traces, deltas), atol=1e-12)
+    first_kl = torch.tensor([t["kl_mean"][1].item() for t in traces])
+    assert ((out["full_steps"][0] == 0) == (first_kl > 1e-4)).all()
+    reached = torch.tensor([[t["kl_mean"].max().item() > d for t in traces] for d in deltas])
+    kl = out["kl"] / torch.tensor(deltas)[:, None]
+    assert ((kl - 1).abs()[reached] < 1e-6).all() and (kl[~reached] <= 1).all()
+    # the gain at the cut step is the true J there (independently: J of theta_old + a step of that KL is positive)
+    assert (out["gain"][0] > 0).all()
+    with pytest.raises(ValueError, match="delta"):
+        tr.early_stopping_climbs(mdp, theta_old, seeds, [0.0])

@@ -73,7 +73,8 @@ def tilted_distribution(advantages: Tensor, q: Tensor, eta: float | Tensor) -> T
 
     .. math:: p_\eta(a) = \frac{q_a\, e^{A_a/\eta}}{\sum_b q_b\, e^{A_b/\eta}}, \qquad \eta > 0
 
-    (set the derivative of the Lagrangian plus :math:`\lambda(\sum_a p_a - 1)` to zero). Notebook 04.
+    (set the derivative of the Lagrangian plus :math:`\nu(\sum_a p_a - 1)` to zero, ν the multiplier of the
+    normalization). Notebook 04.
     """
     eta = torch.as_tensor(eta, dtype=advantages.dtype)
     if not (eta > 0).all():
@@ -180,9 +181,10 @@ def penalized_ascent_toy(
     Each outer step: (1) maximize the Lagrangian over the logits θ of :math:`p_\theta = \mathrm{softmax}(\theta)`
     by ``inner_steps`` gradient-ascent steps, warm-started from the previous θ (θ starts at log q, i.e. p = q):
 
-    .. math:: \theta \leftarrow \theta + \alpha_\theta \nabla_\theta\big[\mathbb E_{p_\theta}[A] - c\,\mathrm{KL}(p_\theta\|q)\big];
+    .. math:: \theta \leftarrow \theta + \alpha_\theta \nabla_\theta\big[\mathbb E_{p_\theta}[A] - \eta\,\mathrm{KL}(p_\theta\|q)\big]
 
-    (2) measure :math:`\mathrm{KL}(p_\theta\|q)` and let the controller update its coefficient c: dual descent
+    (η the controller's current coefficient, β for the adaptive rule); (2) measure :math:`\mathrm{KL}(p_\theta\|q)`
+    and let the controller update it: dual descent
     :math:`\eta \leftarrow \max(0, \eta + \alpha_\eta(\mathrm{KL} - \delta))`, or the PPO paper's adaptive β.
 
     Returns the traces ``p`` (outer_steps+1, A), ``coef``, ``kl``, ``value`` (:math:`\mathbb E_p[A]`), entry 0
@@ -229,28 +231,29 @@ def kl_estimator_study(
     r"""Bias and spread of the KL estimators :math:`k_1, k_2, k_3` (:mod:`ppo_lite.kl`) of
     :math:`\mathrm{KL}(\pi_{old}\|\pi_{new})`, with samples drawn from :math:`\pi_{old}` (notebook 04).
 
-    ``family="gaussian"``: :math:`\pi_{old} = \mathcal N(0,1)`, :math:`\pi_{new} = \mathcal N(\mu,1)`; exact
-    :math:`\mathrm{KL} = \mu^2/2`, and in closed form :math:`\log r = \mu x - \mu^2/2`, so
-    :math:`\mathbb E[k_2] = \tfrac12(\mu^2 + \mu^4/4)`: k2's bias is :math:`\mu^4/8`.
-    ``family="categorical"``: :math:`\pi_{old}` uniform over 4 actions, :math:`\pi_{new} = \mathrm{softmax}(\mu z)`
+    ``family="gaussian"``: :math:`\pi_{old} = \mathcal N(0,1)`, :math:`\pi_{new} = \mathcal N(m,1)`; exact
+    :math:`\mathrm{KL} = m^2/2`, and in closed form :math:`\log r = m x - m^2/2`, so
+    :math:`\mathbb E[k_2] = \tfrac12(m^2 + m^4/4)`: k2's bias is :math:`m^4/8`.
+    ``family="categorical"``: :math:`\pi_{old}` uniform over 4 actions, :math:`\pi_{new} = \mathrm{softmax}(m z)`
     for a fixed logit direction z = (1, 0.5, -0.5, -1); exact KL by :func:`kl_categorical`.
 
-    For each shift μ: ``exact``; per estimator k ∈ {k1, k2, k3}: ``{k}_mean`` (mean over all draws, its bias is
+    For each shift m (``shifts``): ``exact``; per estimator k ∈ {k1, k2, k3}: ``{k}_mean`` (mean over all draws, its bias is
     ``{k}_mean - exact``), ``{k}_se`` (standard error of that mean), ``{k}_std`` (per-sample standard deviation),
     ``{k}_batch_std`` (spread of the ``n_samples``-sample batch mean across repeats), ``{k}_min`` (smallest single
     sample: k1 goes negative, k2 and k3 never do); and the exact raw moments ``logr_m2``
     :math:`= \mathbb E_{old}[(\log r)^2]` and ``logr_m4`` :math:`= \mathbb E_{old}[(\log r)^4]` (Gaussian: with
-    :math:`\log r \sim \mathcal N(m, s^2)`, :math:`m = -\mu^2/2`, :math:`s = \mu`, they are :math:`s^2 + m^2` and
-    :math:`m^4 + 6m^2s^2 + 3s^4`; categorical: sums over the 4 actions). To second order in :math:`\log r`
+    :math:`\log r \sim \mathcal N(c, s^2)`, :math:`c = -m^2/2`, :math:`s = m`, they are :math:`s^2 + c^2` and
+    :math:`c^4 + 6c^2s^2 + 3s^4`; categorical: sums over the 4 actions). To second order in :math:`\log r`
     (notebook 04), :math:`\mathrm{std}(k_1) \approx \sqrt{2\,\mathrm{KL}}` and
-    :math:`\mathrm{std}(k_3) \approx \sqrt{\kappa - 1}\,\mathrm{KL}` with :math:`\kappa` = ``logr_m4 / logr_m2**2``.
+    :math:`\mathrm{std}(k_3) \approx \sqrt{\mathrm{kurt} - 1}\,\mathrm{KL}` with the kurtosis of the log-ratio
+    :math:`\mathrm{kurt}` = ``logr_m4 / logr_m2**2``.
     """
     if family not in ("gaussian", "categorical"):
         raise ValueError(f"family must be 'gaussian' or 'categorical', got {family!r}")
     check_count("n_samples", n_samples, 2)
     check_count("n_repeats", n_repeats, 2)
     if len(shifts) == 0:
-        raise ValueError("shifts must name at least one shift mu")
+        raise ValueError("shifts must name at least one shift m")
     gen = torch.Generator().manual_seed(seed)
     estimators = {"k1": kl_k1, "k2": kl_k2, "k3": kl_k3}
     rows: dict[str, list[float]] = {"exact": []}
@@ -304,13 +307,15 @@ def ppo_v1_tabular(
     seed: int = 0,
     theta_init: Tensor | None = None,
     update_every_minibatch: int = 0,
+    heldout_episodes: int = 0,
 ) -> dict[str, Tensor]:
     r"""PPO v1 on a tabular softmax policy (notebook 04, which writes the same loop out in a cell and checks that
     it reproduces this function's traces). Each iteration:
 
     1. sample a batch from :math:`\pi_{old}` (:func:`sample_batch`, advantages :math:`G_t - V_{old}(s_t)`);
     2. ``epochs`` full-batch Adam steps (a fresh Adam per batch) on :func:`ppo_lite.objectives.kl_penalty_loss`,
-       :math:`-\hat{\mathbb E}[r\hat A] + c\,\hat{\mathbb E}[k_3]` with the controller's current c;
+       :math:`-\hat{\mathbb E}[r\hat A] + \eta\,\hat{\mathbb E}[k_3]` with the controller's current coefficient
+       (η for :class:`~ppo_lite.kl.DualDescent`, β for :class:`~ppo_lite.kl.AdaptiveBeta`);
     3. measure :math:`\widehat{\mathrm{KL}} = \hat{\mathbb E}[k_3]` on the batch and call ``controller.update`` once.
 
     The PPO paper's penalty (Schulman et al. 2017, eq. 8) and its adaptive rule use the analytic per-state KL
@@ -326,6 +331,10 @@ def ppo_v1_tabular(
     (the analytic :math:`\mathrm{KL}(s_t)` averaged over the batch's states: what eq. 8 would measure),
     ``kl_exact`` (:math:`\sum_s d_{old}(s)\mathrm{KL}(s)/\sum_s d_{old}(s)`), ``coef`` (after the update),
     ``coef_all`` (every value the coefficient took).
+
+    ``heldout_episodes = E > 0`` also records ``kl_heldout``: :math:`\hat{\mathbb E}[k_3]` of the new policy on E
+    *fresh* episodes from :math:`\pi_{old}` that the epochs never saw (drawn from a generator of their own, so the
+    training trace is the same as without them), an estimate of the KL that in-sample fitting cannot bias.
     """
     check_count("iterations", iterations)
     check_count("episodes_per_batch", episodes_per_batch)
@@ -333,11 +342,14 @@ def ppo_v1_tabular(
     check_positive("lr", lr)
     if not (isinstance(update_every_minibatch, int) and update_every_minibatch >= 0):
         raise ValueError(f"update_every_minibatch must be an int >= 0, got {update_every_minibatch!r}")
+    check_count("heldout_episodes", heldout_episodes, 0)
     gen = torch.Generator().manual_seed(seed)
+    heldout_gen = torch.Generator().manual_seed(seed + 7_919)  # its own stream: the training samples are unchanged
     theta = (torch.zeros(mdp.num_states, mdp.num_actions, dtype=torch.float64) if theta_init is None else theta_init.detach().clone())
     check_thetas(mdp, theta_init=theta)
     theta.requires_grad_(True)
-    rows: dict[str, list[float]] = {k: [] for k in ("J", "kl", "kl_states", "kl_exact", "coef", "coef_all")}
+    keys = ("J", "kl", "kl_states", "kl_exact", "coef", "coef_all") + (("kl_heldout",) if heldout_episodes else ())
+    rows: dict[str, list[float]] = {k: [] for k in keys}
     for _ in range(iterations):
         theta_old = theta.detach().clone()
         rows["J"].append(mdp.objective(theta_old).item())
@@ -371,6 +383,10 @@ def ppo_v1_tabular(
             kl_s = state_kl(mdp, theta_old, theta.detach())
             d_old = mdp.discounted_visitation(theta_old)
             kl_exact = ((d_old * kl_s).sum() / d_old.sum()).item()
+            if heldout_episodes:
+                fresh = sample_batch(mdp, theta_old, heldout_episodes, heldout_gen)
+                logp_fresh = torch.log_softmax(theta, -1)[fresh.states, fresh.actions]
+                rows["kl_heldout"].append(kl_k3(logp_fresh, fresh.logp_old).mean().item())
         if not update_every_minibatch:
             controller.update(kl_batch)
             rows["coef_all"].append(float(controller.coef))

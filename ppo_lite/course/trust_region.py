@@ -5,17 +5,18 @@ Notation. :math:`\pi_{old}` collected the data, :math:`\pi_\theta` is the policy
 :math:`r = \pi_\theta(a|s)/\pi_{old}(a|s)` the importance weight (ratio).
 
 - importance sampling, :math:`\mathbb E_p[f] = \mathbb E_q[w f]` with :math:`w = p/q`; its weights have mean 1 and
-  variance :math:`\chi^2(p\|q) = \mathbb E_q[w^2] - 1`, which for :math:`p = \mathcal N(\mu, \sigma^2)`,
-  :math:`q = \mathcal N(0, \sigma^2)` is :math:`e^{\mu^2/\sigma^2} - 1` (:func:`gaussian_weight_variance`);
+  variance :math:`\chi^2(p\|q) = \mathbb E_q[w^2] - 1`, which for :math:`p = \mathcal N(m, \sigma^2)`,
+  :math:`q = \mathcal N(0, \sigma^2)` is :math:`e^{m^2/\sigma^2} - 1` (:func:`gaussian_weight_variance`);
 - the exact surrogate on a tabular MDP,
-  :math:`L_{old}(\theta) = J(\pi_{old}) + \sum_s \rho_{old}(s) \sum_a \pi_\theta(a|s) A_{old}(s,a)`
+  :math:`L_{old}(\theta) = J(\pi_{old}) + \sum_s d_{old}(s) \sum_a \pi_\theta(a|s) A_{old}(s,a)`
   (:func:`exact_surrogate`), whose gradient at :math:`\theta_{old}` is the policy gradient;
 - the Kakade–Langford / TRPO lower bound
-  :math:`J(\pi) \ge L_{old}(\pi) - \frac{4\epsilon\gamma}{(1-\gamma)^2} \max_s \mathrm{KL}(\pi_{old}\|\pi)(s)`
-  with :math:`\epsilon = \max_{s,a} |A_{old}(s,a)|` (:func:`trpo_lower_bound`);
+  :math:`J(\pi) \ge L_{old}(\pi) - \frac{4A_{max}\gamma}{(1-\gamma)^2} \max_s \mathrm{KL}(\pi_{old}\|\pi)(s)`
+  with :math:`A_{max} = \max_{s,a} |A_{old}(s,a)|` (:func:`trpo_lower_bound`);
 - what many gradient steps on a sampled surrogate do to the true return (:func:`many_surrogate_steps`) and, apart
   from sampling, on the exact one (:func:`exact_surrogate_steps`); the trust region as early stopping at
-  :math:`\overline{\mathrm{KL}} \le \delta` (:func:`kl_early_stopping_gain`), and how far the ratio drifts from 1
+  :math:`\overline{\mathrm{KL}} \le \delta` (:func:`kl_early_stopping_gain`, and :func:`early_stopping_climbs`, whose
+  last step is cut to land on δ), and how far the ratio drifts from 1
   across epochs and minibatches (:func:`ratio_drift`);
 - the TRPO step (Schulman et al. 2015), exact on a tabular MDP: the mean KL (:func:`mean_kl`), the Fisher matrix
   :math:`F = \mathbb E_{s\sim\bar\rho_{old}, a\sim\pi_{old}}[\nabla\log\pi\,\nabla\log\pi^\top]`
@@ -60,6 +61,7 @@ __all__ = [
     "pretrained_theta",
     "surrogate_step_study",
     "kl_early_stopping_gain",
+    "early_stopping_climbs",
     "ratio_drift",
     "state_weights",
     "mean_kl",
@@ -103,11 +105,11 @@ def check_thetas(mdp: TabularMDP, **thetas: Tensor) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 def gaussian_weight_variance(shift: float | Tensor, sigma: float = 1.0) -> Tensor:
     r"""Exact variance of the importance weight :math:`w = p/q` under :math:`q`, for
-    :math:`p = \mathcal N(\mu, \sigma^2)`, :math:`q = \mathcal N(0, \sigma^2)` (notebook 03):
+    :math:`p = \mathcal N(m, \sigma^2)`, :math:`q = \mathcal N(0, \sigma^2)` (notebook 03; m is ``shift``):
 
-    .. math:: \mathrm{Var}_q[w] = \mathbb E_q[w^2] - 1 = \chi^2(p\|q) = e^{\mu^2/\sigma^2} - 1.
+    .. math:: \mathrm{Var}_q[w] = \mathbb E_q[w^2] - 1 = \chi^2(p\|q) = e^{m^2/\sigma^2} - 1.
 
-    (:math:`\mathbb E_q[w^2] = \int p^2/q`, a Gaussian integral.) It grows like :math:`e^{\mu^2}`: doubling the
+    (:math:`\mathbb E_q[w^2] = \int p^2/q`, a Gaussian integral.) It grows like :math:`e^{m^2}`: doubling the
     distance between the policies squares the blow-up factor.
     """
     check_positive("sigma", sigma)
@@ -118,12 +120,12 @@ def gaussian_weight_variance(shift: float | Tensor, sigma: float = 1.0) -> Tenso
 def importance_sampling_study(
     shifts: list[float], n_samples: int = 1000, n_repeats: int = 200, seed: int = 0
 ) -> dict[str, Tensor]:
-    r"""Estimate :math:`\mathbb E_p[x] = \mu` for :math:`p = \mathcal N(\mu, 1)` from samples of
+    r"""Estimate :math:`\mathbb E_p[x] = m` for :math:`p = \mathcal N(m, 1)` from samples of
     :math:`q = \mathcal N(0, 1)` with the importance-weighted mean :math:`\frac1n \sum_i w_i x_i` (notebook 03).
 
-    For each shift μ, ``n_repeats`` independent estimates from ``n_samples`` draws each. Returns, per shift:
+    For each shift m, ``n_repeats`` independent estimates from ``n_samples`` draws each. Returns, per shift:
     ``shift``; ``estimate_mean`` and ``estimate_std`` (mean and spread of the estimates; unbiased means
-    ``estimate_mean`` ≈ μ within ``estimate_std / sqrt(n_repeats)``); ``weight_var`` (the measured variance of w,
+    ``estimate_mean`` ≈ m within ``estimate_std / sqrt(n_repeats)``); ``weight_var`` (the measured variance of w,
     pooled over all draws) beside ``weight_var_exact`` (:func:`gaussian_weight_variance`); ``ess_fraction``, the
     effective sample size :math:`(\sum w)^2 / \sum w^2` divided by n (1 when p = q; small when a few huge weights
     carry the estimate).
@@ -131,7 +133,7 @@ def importance_sampling_study(
     check_count("n_samples", n_samples, 2)
     check_count("n_repeats", n_repeats, 2)
     if len(shifts) == 0:
-        raise ValueError("shifts must name at least one shift mu")
+        raise ValueError("shifts must name at least one shift m")
     gen = torch.Generator().manual_seed(seed)
     out: dict[str, list[float]] = {k: [] for k in ("estimate_mean", "estimate_std", "weight_var", "ess_fraction")}
     for mu in shifts:
@@ -184,7 +186,7 @@ def trpo_lower_bound(mdp: TabularMDP, theta: Tensor, theta_old: Tensor) -> dict[
     r"""The Kakade–Langford / TRPO lower bound (Schulman et al. 2015, Theorem 1 with :math:`D_{TV}^2 \le D_{KL}`):
 
     .. math:: J(\pi) \ge L_{old}(\pi) - C \max_s \mathrm{KL}(\pi_{old}(\cdot|s)\|\pi(\cdot|s)),
-              \qquad C = \frac{4 \epsilon \gamma}{(1-\gamma)^2},\quad \epsilon = \max_{s,a} |A_{old}(s,a)|.
+              \qquad C = \frac{4 A_{max} \gamma}{(1-\gamma)^2},\quad A_{max} = \max_{s,a} |A_{old}(s,a)|.
 
     Returns ``J``, ``L`` (:func:`exact_surrogate`), ``max_kl`` (over non-terminal states), ``C`` and
     ``bound = L - C max_kl``, as floats. Needs γ < 1. Notebook 03.
@@ -192,8 +194,8 @@ def trpo_lower_bound(mdp: TabularMDP, theta: Tensor, theta_old: Tensor) -> dict[
     if not mdp.gamma < 1.0:
         raise ValueError(f"the TRPO bound needs gamma < 1, got gamma={mdp.gamma}")
     with torch.no_grad():
-        eps = mdp.advantages(theta_old)[~mdp.terminal].abs().max().item()
-        C = 4.0 * eps * mdp.gamma / (1.0 - mdp.gamma) ** 2
+        a_max = mdp.advantages(theta_old)[~mdp.terminal].abs().max().item()
+        C = 4.0 * a_max * mdp.gamma / (1.0 - mdp.gamma) ** 2
         J = mdp.objective(theta).item()
         L = exact_surrogate(mdp, theta, theta_old).item()
         max_kl = state_kl(mdp, theta_old, theta).max().item()
@@ -366,6 +368,77 @@ def kl_early_stopping_gain(traces: list[dict[str, Tensor]], deltas: list[float])
     return gains
 
 
+def early_stopping_climbs(
+    mdp: TabularMDP, theta_old: Tensor, seeds: list[int], deltas: list[float], episodes: int = 16, steps: int = 300,
+    lr: float = 0.5, tol: float = 1e-9,
+) -> dict[str, Tensor]:
+    r"""The trust region as early stopping, with steps that can stay inside δ (notebook 03).
+
+    On the batch of each seed (the batches of :func:`surrogate_step_study`), climb the sampled surrogate with the same
+    plain steps :math:`\theta \leftarrow \theta + \alpha\nabla\hat L(\theta)`, and for each δ stop at the first step
+    that would take the exact mean KL :math:`\overline{\mathrm{KL}}(\pi_{old}\|\pi_\theta)` past δ — but take that
+    step cut short, by bisection on its length, so that it lands on :math:`\overline{\mathrm{KL}} = \delta` (within
+    ``tol`` δ). :func:`kl_early_stopping_gain` stops at the last *full* step inside δ instead, and where the first
+    full step already exceeds δ it takes no step at all (a gain of exactly 0 that says nothing about the trust region).
+
+    Returns, shaped (len(deltas), len(seeds)): ``gain`` (:math:`J(\theta_{stop}) - J(\theta_{old})`), ``kl`` (the
+    mean KL at the stop), ``full_steps`` (how many whole steps were taken before the cut one: 0 is where
+    :func:`kl_early_stopping_gain` takes no step) and ``gain_full_steps`` (that function's gain, on the same path).
+    A path that stays inside δ for all ``steps`` steps stops at the last one.
+    """
+    check_thetas(mdp, theta_old=theta_old)
+    check_count("steps", steps)
+    check_positive("lr", lr)
+    if len(seeds) == 0 or len(deltas) == 0:
+        raise ValueError("need at least one seed and one delta")
+    for delta in deltas:
+        check_positive("delta", delta)
+    theta_old = theta_old.detach()
+    weights = state_weights(mdp, theta_old)
+    j_old = mdp.objective(theta_old).item()
+
+    def kl_of(theta: Tensor) -> float:
+        return (weights * state_kl(mdp, theta_old, theta)).sum().item()
+
+    out = {k: torch.zeros(len(deltas), len(seeds), dtype=torch.float64)
+           for k in ("gain", "kl", "full_steps", "gain_full_steps")}
+    for j, seed in enumerate(seeds):
+        batch = sample_batch(mdp, theta_old, episodes, torch.Generator().manual_seed(seed))
+        path, kls = [theta_old.clone()], [0.0]
+        theta = theta_old.clone().requires_grad_(True)
+        for _ in range(steps):  # the path of many_surrogate_steps, every step kept
+            (grad,) = torch.autograd.grad(sampled_surrogate(batch, theta), theta)
+            with torch.no_grad():
+                theta += lr * grad
+            path.append(theta.detach().clone())
+            kls.append(kl_of(path[-1]))
+            if kls[-1] > max(deltas):
+                break
+        kl_path = torch.tensor(kls, dtype=torch.float64)
+        for i, delta in enumerate(deltas):
+            beyond = torch.nonzero(kl_path > delta).flatten()
+            if len(beyond) == 0:  # inside delta for the whole climb
+                k, stop = len(path) - 1, path[-1]
+            else:
+                k = int(beyond[0]) - 1  # path[k] is inside delta, path[k + 1] is not
+                lo, hi = 0.0, 1.0
+                while (hi - lo) > 1e-15:
+                    mid = 0.5 * (lo + hi)
+                    kl_mid = kl_of(path[k] + mid * (path[k + 1] - path[k]))
+                    if abs(kl_mid - delta) <= tol * delta:
+                        lo = hi = mid
+                    elif kl_mid > delta:
+                        hi = mid
+                    else:
+                        lo = mid
+                stop = path[k] + lo * (path[k + 1] - path[k])
+            out["gain"][i, j] = mdp.objective(stop).item() - j_old
+            out["kl"][i, j] = kl_of(stop)
+            out["full_steps"][i, j] = k
+            out["gain_full_steps"][i, j] = mdp.objective(path[k]).item() - j_old
+    return out
+
+
 def ratio_drift(
     batch: SampledBatch,
     theta_old: Tensor,
@@ -484,12 +557,13 @@ def natural_gradient(mdp: TabularMDP, theta_old: Tensor, damping: float = 0.0) -
     - ``damping = 0``: the pseudo-inverse, :math:`F^{+} g`, the minimum-norm solution of :math:`F x = g`. g has no
       component along F's null space (:math:`\sum_a \pi(a|s) A(s,a) = 0` makes each row of g orthogonal to the
       all-ones vector, and g is 0 where :math:`d_{old} = 0`), so :math:`F F^{+} g = g` exactly;
-    - ``damping = λ > 0``: :math:`(F + \lambda I)^{-1} g`, what TRPO's code does to keep conjugate gradient stable.
-      Since g lies in the range of F this is :math:`F^+ g` with each eigen-component shrunk by
-      :math:`\mu_i / (\mu_i + \lambda)`: the same direction as λ → 0.
+    - ``damping = μ > 0``: :math:`(F + \mu I)^{-1} g`, what TRPO's code does to keep conjugate gradient stable.
+      Since g lies in the range of F this is :math:`F^+ g` with its component along each eigenvector of F (eigenvalue
+      :math:`f_i > 0`) shrunk by :math:`f_i / (f_i + \mu)`: close to :math:`F^+ g` only when μ is small against F's
+      smallest non-zero eigenvalue :math:`f_{min}` (μ = 0.01 f_min shrinks no component by more than 1%).
 
     For the softmax table the answer is known in closed form: :math:`(F^+ g)_{sa} = \big(\sum_{s'} d_{old}(s')\big)
-    \big(A_{old}(s,a) - \frac1A\sum_b A_{old}(s,b)\big)` on visited states — the natural gradient points along the
+    \big(A_{old}(s,a) - \frac{1}{|\mathcal A|}\sum_b A_{old}(s,b)\big)` on visited states (:math:`|\mathcal A|` actions) — the natural gradient points along the
     advantages (Kakade 2001).
     """
     check_thetas(mdp, theta_old=theta_old)
@@ -545,11 +619,11 @@ def conjugate_gradient(
 
 
 def trpo_step_size(g: Tensor, x: Tensor, delta: float) -> float:
-    r"""The step length that puts :math:`\theta_{old} + \beta x` on the boundary of the quadratic trust region
+    r"""The step scale :math:`\alpha_{max}` that puts :math:`\theta_{old} + \alpha_{max} x` on the boundary of the quadratic trust region
     (Schulman et al. 2015, Appendix C), for :math:`x \approx F^{-1} g` (notebook 03):
 
-    .. math:: \tfrac12 (\beta x)^\top F (\beta x) = \delta,\quad F x = g
-              \;\Rightarrow\; \beta = \sqrt{\frac{2\delta}{g^\top F^{-1} g}} = \sqrt{\frac{2\delta}{g^\top x}}.
+    .. math:: \tfrac12 (\alpha_{max} x)^\top F (\alpha_{max} x) = \delta,\quad F x = g
+              \;\Rightarrow\; \alpha_{max} = \sqrt{\frac{2\delta}{g^\top F^{-1} g}} = \sqrt{\frac{2\delta}{g^\top x}}.
 
     The mean KL is :math:`\tfrac12\Delta^\top F\Delta + O(\|\Delta\|^3)`, so the step's exact KL is δ to second order.
     """

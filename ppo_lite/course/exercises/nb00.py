@@ -16,9 +16,6 @@ from ...history import History
 from ._check import CheckResult, check
 
 __all__ = [
-    "solution_mean_last",
-    "solution_steps_to_threshold",
-    "solution_second_run_config",
     "check_mean_last",
     "check_steps_to_threshold",
     "check_second_run",
@@ -26,12 +23,34 @@ __all__ = [
 ]
 
 
+# ---------------------------------------------------------------------------------------------- fixed cases first
+def _fixed_then_random(cases: Sequence[dict], draw: Callable[[torch.Generator], dict]) -> Callable[[torch.Generator], dict]:
+    """Inputs for :func:`check`: the fixed edge ``cases`` in order (trials 0, 1, ...), then random draws.
+
+    A fresh one per check, so every call of a checker tries the same edge cases first: an answer that is wrong only
+    on an edge (an empty list, an exact tie) is caught whatever the random draws."""
+    queue = [dict(c) for c in cases]
+
+    def make_inputs(gen: torch.Generator) -> dict:
+        return queue.pop(0) if queue else draw(gen)
+    return make_inputs
+
+
 # ---------------------------------------------------------------------------------------------- 1. mean_last
-def solution_mean_last(returns: Sequence[float], last: int) -> float:
+def _solution_mean_last(returns: Sequence[float], last: int) -> float:
     r"""Mean of the last ``last`` episode returns, :math:`\frac1n\sum_{i=N-n+1}^{N} G_i` with :math:`n=\min(last, N)`;
-    nan for no episodes (what :meth:`ppo_lite.History.mean_return` computes)."""
+    nan for no episodes, since the mean of nothing is undefined (what :meth:`ppo_lite.History.mean_return` computes)."""
     tail = list(returns)[-last:]
     return sum(tail) / len(tail) if tail else float("nan")
+
+
+MEAN_LAST_CASES = [
+    {"returns": [10.0, 20.0, 60.0], "last": 5},              # fewer episodes than `last`: the mean of all three, 30
+    {"returns": [], "last": 3},                              # no episode at all: nan, not 0
+    {"returns": [500.0, 8.0, 12.0, 40.0], "last": 3},        # more than `last`: the last three only, 20
+    {"returns": [9.0, 11.0], "last": 2},                     # exactly `last`
+    {"returns": [7.0, 100.0], "last": 1},                    # last = 1: the final return itself
+]
 
 
 def _returns_last(gen: torch.Generator) -> dict:
@@ -40,7 +59,14 @@ def _returns_last(gen: torch.Generator) -> dict:
     return {"returns": returns, "last": int(torch.randint(1, 30, (1,), generator=gen))}
 
 
+def _zero_when_empty(returns, last):
+    tail = list(returns)[-last:]
+    return sum(tail) / len(tail) if tail else 0.0
+
+
 MEAN_LAST_MISTAKES = {
+    # First: on the empty list "always divided by `last`" returns 0 too; this one is the mistake that only errs there.
+    "returned 0 for no episodes (the mean of no returns is undefined: nan)": _zero_when_empty,
     "always divided by `last`, also when fewer episodes were completed": lambda returns, last: sum(returns[-last:]) / last,
     "averaged the first `last` episodes, not the last ones":
         lambda returns, last: sum(returns[:last]) / len(returns[:last]) if returns else float("nan"),
@@ -49,21 +75,48 @@ MEAN_LAST_MISTAKES = {
 
 
 def check_mean_last(fn: Callable[[Sequence[float], int], float]) -> CheckResult:
-    """Check ``fn(returns, last)`` (including fewer than ``last`` episodes, and none at all)."""
-    return check(fn, solution_mean_last, _returns_last, name="mean_last", trials=40, mistakes=MEAN_LAST_MISTAKES)
+    """Check ``fn(returns, last)``: first on :data:`MEAN_LAST_CASES` (fewer episodes than ``last``, none at all --
+    the answer is nan --, more, exactly ``last``, ``last = 1``), then on 40 random lists, some short or empty."""
+    return check(fn, _solution_mean_last, _fixed_then_random(MEAN_LAST_CASES, _returns_last), name="mean_last",
+                 trials=len(MEAN_LAST_CASES) + 40, mistakes=MEAN_LAST_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------------- 2. steps_to_threshold
-def solution_steps_to_threshold(env_steps: Sequence[float], returns: Sequence[float], threshold: float,
+def _solution_steps_to_threshold(env_steps: Sequence[float], returns: Sequence[float], threshold: float,
                                 last: int) -> float | None:
     r"""The env step count at which the mean of the last ``last`` completed episodes first reaches ``threshold``:
     :math:`\min\{\text{env\_steps}_i : i \ge last-1,\ \frac1{last}\sum_{j=i-last+1}^{i} G_j \ge \text{threshold}\}`,
-    None if it never does (what :meth:`ppo_lite.History.steps_to_threshold` computes). A window needs ``last``
-    full episodes: a lucky first episode does not count as solved."""
+    None if it never does (what :meth:`ppo_lite.History.steps_to_threshold` computes). "Reaches" is ``>=``: a
+    window whose mean equals the threshold counts. A window needs ``last`` full episodes: a lucky first episode does
+    not count as solved, fewer than ``last`` episodes (an empty run included) never do."""
     for i in range(last - 1, len(returns)):
         if sum(returns[i - last + 1:i + 1]) / last >= threshold:
             return env_steps[i]
     return None
+
+
+def _steps(returns: list[float]) -> list[float]:
+    """Each episode ends after as many env steps as its (CartPole) return: the cumulative sum."""
+    out, total = [], 0.0
+    for r in returns:
+        total += r
+        out.append(total)
+    return out
+
+
+_TIE = [100.0, 300.0, 300.0, 400.0, 400.0, 100.0]
+STEPS_CASES = [
+    # An exact tie: the window (300, 300) has mean 300 = threshold, first reached at episode 2 (>=); a strict `>`
+    # answers episode 3, the last crossing episode 4.
+    {"env_steps": _steps(_TIE), "returns": _TIE, "threshold": 300.0, "last": 2},
+    {"env_steps": [], "returns": [], "threshold": 200.0, "last": 3},                         # an empty run: None
+    {"env_steps": [500.0, 1000.0], "returns": [500.0, 500.0], "threshold": 475.0, "last": 3},  # fewer than `last`: None
+    # A lucky first episode: one 500 is no window of 3; the window (200, 250, 300) reaches 250 at episode 4.
+    {"env_steps": _steps([500.0, 10.0, 200.0, 250.0, 300.0]), "returns": [500.0, 10.0, 200.0, 250.0, 300.0],
+     "threshold": 250.0, "last": 3},
+    # Never reached: the best window of 2 has mean 299.5.
+    {"env_steps": _steps([299.0, 300.0, 299.0]), "returns": [299.0, 300.0, 299.0], "threshold": 300.0, "last": 2},
+]
 
 
 def _episodes_threshold(gen: torch.Generator) -> dict:
@@ -105,6 +158,13 @@ def _index_not_steps(env_steps, returns, threshold, last):
     return None
 
 
+def _strict(env_steps, returns, threshold, last):
+    for i in range(last - 1, len(returns)):
+        if sum(returns[i - last + 1:i + 1]) / last > threshold:
+            return env_steps[i]
+    return None
+
+
 def _last_crossing(env_steps, returns, threshold, last):
     hits = [env_steps[i] for i in range(last - 1, len(returns)) if sum(returns[i - last + 1:i + 1]) / last >= threshold]
     return hits[-1] if hits else None
@@ -115,21 +175,25 @@ STEPS_MISTAKES = {
     "compared single episodes with the threshold, not the mean of the last `last`": _single_episode,
     "returned the episode index, not the env step count": _index_not_steps,
     "returned the last time the mean was above the threshold, not the first": _last_crossing,
+    "compared with `>`: a mean equal to the threshold reaches it (`>=`)": _strict,
 }
 
 
 def check_steps_to_threshold(fn: Callable[[Sequence[float], Sequence[float], float, int], float | None]) -> CheckResult:
-    """Check ``fn(env_steps, returns, threshold, last)`` on random learning curves (some never reach the threshold,
-    some start with a lucky episode, some are empty)."""
-    return check(_none_as_nan(fn), _none_as_nan(solution_steps_to_threshold), _episodes_threshold,
-                 name="steps_to_threshold", trials=40, mistakes={k: _none_as_nan(f) for k, f in STEPS_MISTAKES.items()})
+    """Check ``fn(env_steps, returns, threshold, last)``: first on :data:`STEPS_CASES` (an exact tie, which ``>=``
+    reaches and ``>`` does not; an empty run; fewer episodes than ``last``; a lucky first episode; a curve that never
+    gets there), then on 40 random learning curves (some never reach the threshold, some start with a lucky
+    episode, some are empty)."""
+    return check(_none_as_nan(fn), _none_as_nan(_solution_steps_to_threshold),
+                 _fixed_then_random(STEPS_CASES, _episodes_threshold),
+                 name="steps_to_threshold", trials=len(STEPS_CASES) + 40, mistakes={k: _none_as_nan(f) for k, f in STEPS_MISTAKES.items()})
 
 
 # ---------------------------------------------------------------------------------------------- 3. a second run
 SECOND_RUN = dict(seed=1, clip_eps=0.3)
 
 
-def solution_second_run_config(cfg: PPOConfig) -> PPOConfig:
+def _solution_second_run_config(cfg: PPOConfig) -> PPOConfig:
     """The first agent's config with another seed and another clip range, everything else kept."""
     return cfg.replace(**SECOND_RUN)
 

@@ -19,8 +19,6 @@ __all__ = [
     "check_reward_to_go",
     "check_softmax_score",
     "check_optimal_baseline",
-    "reference_softmax_score",
-    "solution_optimal_baseline",
 ]
 
 
@@ -52,7 +50,7 @@ def check_reward_to_go(fn: Callable[[Tensor, float], Tensor]) -> CheckResult:
 
 
 # ---------------------------------------------------------------------------------------------- 2. softmax score
-def reference_softmax_score(logits: Tensor, actions: Tensor) -> Tensor:
+def _reference_softmax_score(logits: Tensor, actions: Tensor) -> Tensor:
     r""":math:`\nabla_z \log\mathrm{softmax}(z)_a` by autograd, row by row: an answer that owes nothing to the
     closed form :math:`e_a - \mathrm{softmax}(z)` the learner derives."""
     z = logits.detach().clone().requires_grad_(True)
@@ -80,7 +78,7 @@ SCORE_MISTAKES = {
 
 def check_softmax_score(fn: Callable[[Tensor, Tensor], Tensor]) -> CheckResult:
     r"""``fn(logits (N, A), actions (N,)) -> (N, A)`` must return :math:`\nabla_z\log\pi(a|z)` for each row."""
-    return check(fn, reference_softmax_score, _logits_actions, name="softmax_score", mistakes=SCORE_MISTAKES)
+    return check(fn, _reference_softmax_score, _logits_actions, name="softmax_score", mistakes=SCORE_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------------- 3. optimal baseline
@@ -98,7 +96,7 @@ def _per_episode(theta: Tensor, states: Tensor, actions: Tensor, mask: Tensor, w
     return (score_function(theta, states, actions) * (weights * mask)[..., None, None]).sum(1)
 
 
-def solution_optimal_baseline(theta: Tensor, states: Tensor, actions: Tensor, rewards: Tensor, mask: Tensor,
+def _solution_optimal_baseline(theta: Tensor, states: Tensor, actions: Tensor, rewards: Tensor, mask: Tensor,
                               gamma: float) -> Tensor:
     r"""Reference answer (notebook 01, §7): the state baseline minimising the sampled total variance of
     :math:`\hat g_b = \sum_t\gamma^t\nabla\log\pi(a_t|s_t)(G_t - b(s_t))`,
@@ -149,7 +147,7 @@ def _undiscounted(theta, states, actions, rewards, mask, gamma) -> Tensor:
 
 
 def _unmasked(theta, states, actions, rewards, mask, gamma) -> Tensor:
-    return solution_optimal_baseline(theta, states, actions, rewards, torch.ones_like(mask), gamma)
+    return _solution_optimal_baseline(theta, states, actions, rewards, torch.ones_like(mask), gamma)
 
 
 BASELINE_MISTAKES = {
@@ -178,6 +176,6 @@ def check_optimal_baseline(fn: Callable[..., Tensor]) -> CheckResult:
     r"""``fn(theta (S, A), states, actions, rewards, mask (E, T each), gamma) -> (S,)``: the state baseline
     :math:`\hat b^*(s)` that minimises the sampled total variance of
     :math:`\sum_t\gamma^t\nabla\log\pi(a_t|s_t)(G_t - b(s_t))` on the given episodes (0 for unvisited states),
-    checked on random MDPs, policies and episode batches (reference :func:`solution_optimal_baseline`)."""
-    return check(fn, solution_optimal_baseline, _random_episodes, name="optimal_baseline", trials=15,
+    checked on random MDPs, policies and episode batches (reference :func:`_solution_optimal_baseline`)."""
+    return check(fn, _solution_optimal_baseline, _random_episodes, name="optimal_baseline", trials=15,
                  rtol=1e-6, atol=1e-8, mistakes=BASELINE_MISTAKES)

@@ -19,7 +19,7 @@ from ...advantages import gae, td_residuals
 from ._check import CheckResult, check
 
 __all__ = [
-    "check_td_residuals", "check_rollout_gae", "solution_rollout_gae", "rollout_next_values", "ROLLOUT_GAE_MISTAKES",
+    "check_td_residuals", "check_rollout_gae", "ROLLOUT_GAE_MISTAKES",
 ]
 
 
@@ -62,7 +62,7 @@ def check_td_residuals(fn: Callable[..., Tensor]) -> CheckResult:
     return check(fn, td_residuals, _td_inputs, name="td_residuals", mistakes=mistakes)
 
 
-def rollout_next_values(values: Tensor, final_values: Tensor, last_values: Tensor, terminated: Tensor,
+def _rollout_next_values(values: Tensor, final_values: Tensor, last_values: Tensor, terminated: Tensor,
                         truncated: Tensor) -> Tensor:
     r""":math:`V(s'_{t+1})` of each step of an autoreset rollout, (T, N): the true final observation's value where the
     episode ended at t, else the next step's ``values[t + 1]``, and ``last_values`` after the last step."""
@@ -70,14 +70,14 @@ def rollout_next_values(values: Tensor, final_values: Tensor, last_values: Tenso
     return torch.where(terminated | truncated, final_values, following)
 
 
-def solution_rollout_gae(rewards: Tensor, values: Tensor, final_values: Tensor, last_values: Tensor,
+def _solution_rollout_gae(rewards: Tensor, values: Tensor, final_values: Tensor, last_values: Tensor,
                          terminated: Tensor, truncated: Tensor, gamma: float, lam: float) -> Tensor:
-    r"""Reference: :func:`ppo_lite.advantages.gae` on the next values of :func:`rollout_next_values`,
+    r"""Reference: :func:`ppo_lite.advantages.gae` on the next values of :func:`_rollout_next_values`,
 
     .. math:: \hat A_t = \delta_t + \gamma\lambda(1-\text{done}_t)\hat A_{t+1},\qquad
               \delta_t = r_t + \gamma(1-\text{term}_t)V(s'_{t+1}) - V(s_t).
     """
-    next_values = rollout_next_values(values, final_values, last_values, terminated, truncated)
+    next_values = _rollout_next_values(values, final_values, last_values, terminated, truncated)
     return gae(rewards, values, next_values, terminated, truncated, gamma, lam)
 
 
@@ -90,23 +90,23 @@ def _backward(deltas: Tensor, decay: Tensor) -> Tensor:
 
 
 def _truncation_as_termination(rewards, values, final_values, last_values, terminated, truncated, gamma, lam):
-    return solution_rollout_gae(rewards, values, final_values, last_values, terminated | truncated, truncated, gamma, lam)
+    return _solution_rollout_gae(rewards, values, final_values, last_values, terminated | truncated, truncated, gamma, lam)
 
 
 def _flows_across_truncation(rewards, values, final_values, last_values, terminated, truncated, gamma, lam):
-    next_values = rollout_next_values(values, final_values, last_values, terminated, truncated)
+    next_values = _rollout_next_values(values, final_values, last_values, terminated, truncated)
     deltas = td_residuals(rewards, values, next_values, terminated, gamma)
     return _backward(deltas, gamma * lam * (~terminated).to(rewards.dtype))
 
 
 def _flows_across_every_end(rewards, values, final_values, last_values, terminated, truncated, gamma, lam):
-    next_values = rollout_next_values(values, final_values, last_values, terminated, truncated)
+    next_values = _rollout_next_values(values, final_values, last_values, terminated, truncated)
     deltas = td_residuals(rewards, values, next_values, terminated, gamma)
     return _backward(deltas, torch.full_like(rewards, gamma * lam))
 
 
 def _no_termination_mask(rewards, values, final_values, last_values, terminated, truncated, gamma, lam):
-    next_values = rollout_next_values(values, final_values, last_values, terminated, truncated)
+    next_values = _rollout_next_values(values, final_values, last_values, terminated, truncated)
     deltas = rewards + gamma * next_values - values
     return _backward(deltas, gamma * lam * (~(terminated | truncated)).to(rewards.dtype))
 
@@ -133,6 +133,6 @@ ROLLOUT_GAE_MISTAKES: dict[str, Callable[..., Tensor]] = {
 
 def check_rollout_gae(fn: Callable[..., Tensor]) -> CheckResult:
     r"""``fn(rewards, values, final_values, last_values, terminated, truncated, gamma, lam) -> (T, N)``: GAE over an
-    autoreset rollout of N envs (see the module docstring for the inputs), reference :func:`solution_rollout_gae`;
+    autoreset rollout of N envs (see the module docstring for the inputs), reference :func:`_solution_rollout_gae`;
     the known mistakes are :data:`ROLLOUT_GAE_MISTAKES`."""
-    return check(fn, solution_rollout_gae, _rollout_inputs, name="rollout_gae", mistakes=ROLLOUT_GAE_MISTAKES)
+    return check(fn, _solution_rollout_gae, _rollout_inputs, name="rollout_gae", mistakes=ROLLOUT_GAE_MISTAKES)

@@ -1,7 +1,10 @@
 r"""Exercises of notebook 06: the diagnostics a practitioner watches — explained variance and clip fraction.
 
 Each ``check_*`` runs the learner's function against the reference on random inputs with
-:func:`ppo_lite.course.exercises.check` and returns a :class:`~ppo_lite.course.exercises.CheckResult`.
+:func:`ppo_lite.course.exercises.check` and returns a :class:`~ppo_lite.course.exercises.CheckResult`. The references
+are written from the formulas, apart from the library; the library's own :func:`ppo_lite.diagnostics.explained_variance`
+and :func:`ppo_lite.objectives.clip_fraction` (what the trainer logs) pass these checkers, and
+``tests/test_experiments_nb06_07.py`` holds the references equal to them on random inputs.
 """
 from __future__ import annotations
 
@@ -12,15 +15,15 @@ from torch import Tensor
 
 from ._check import CheckResult, check
 
-__all__ = ["reference_explained_variance", "reference_clip_fraction", "check_explained_variance", "check_clip_fraction"]
+__all__ = ["check_explained_variance", "check_clip_fraction"]
 
 
-def reference_explained_variance(values: Tensor, returns: Tensor) -> Tensor:
+def _reference_explained_variance(values: Tensor, returns: Tensor) -> Tensor:
     r""":math:`1 - \mathrm{Var}[\hat R - V] / \mathrm{Var}[\hat R]` (unbiased variances; 1 perfect, 0 a constant, < 0 worse)."""
     return 1.0 - (returns - values).var() / returns.var()
 
 
-def reference_clip_fraction(ratio: Tensor, clip_eps: float) -> Tensor:
+def _reference_clip_fraction(ratio: Tensor, clip_eps: float) -> Tensor:
     r"""Fraction of samples whose ratio lies outside :math:`[1-\epsilon, 1+\epsilon]`: :math:`\tfrac1B\sum_i \mathbb 1[|r_i-1|>\epsilon]`."""
     return ((ratio - 1.0).abs() > clip_eps).to(ratio.dtype).mean()
 
@@ -41,9 +44,9 @@ def _clip_inputs(gen: torch.Generator) -> dict:
 
 def check_explained_variance(fn: Callable[[Tensor, Tensor], Tensor]) -> CheckResult:
     """Check ``fn(values, returns)`` returns the explained variance of the critic."""
-    return check(fn, reference_explained_variance, _ev_inputs, name="explained_variance")
+    return check(fn, _reference_explained_variance, _ev_inputs, name="explained_variance")
 
 
 def check_clip_fraction(fn: Callable[[Tensor, float], Tensor]) -> CheckResult:
     """Check ``fn(ratio, clip_eps)`` returns the fraction of ratios outside the clip band."""
-    return check(fn, reference_clip_fraction, _clip_inputs, name="clip_fraction")
+    return check(fn, _reference_clip_fraction, _clip_inputs, name="clip_fraction")

@@ -19,8 +19,7 @@ from ...experiments import ablation
 from ._check import CheckResult, check
 
 __all__ = [
-    "reference_t_interval", "reference_holm", "reference_config", "check_t_interval", "check_holm",
-    "check_leave_one_out", "CONFIG_FIELDS", "T_INTERVAL_MISTAKES", "HOLM_MISTAKES", "LEAVE_ONE_OUT_MISTAKES",
+    "check_t_interval", "check_holm", "check_leave_one_out", "CONFIG_FIELDS", "T_INTERVAL_MISTAKES", "HOLM_MISTAKES", "LEAVE_ONE_OUT_MISTAKES",
 ]
 
 CONFIG_FIELDS = ("norm_adv", "clip_value", "norm_obs", "scale_reward", "ortho_init", "anneal_lr", "max_grad_norm",
@@ -28,18 +27,18 @@ CONFIG_FIELDS = ("norm_adv", "clip_value", "norm_obs", "scale_reward", "ortho_in
 """The PPOConfig fields the leave-one-out checker compares (``max_grad_norm`` None compares as nan)."""
 
 
-def reference_t_interval(x: Tensor) -> tuple[float, float, float]:
+def _reference_t_interval(x: Tensor) -> tuple[float, float, float]:
     r"""Mean and 95% interval :math:`\bar x \pm t_{0.975,n-1}\, s/\sqrt n` (:func:`ppo_lite.experiments.stats.t_interval`)."""
     return stats.t_interval(x.tolist())
 
 
-def reference_holm(p: Tensor) -> Tensor:
+def _reference_holm(p: Tensor) -> Tensor:
     r"""Holm's adjusted p-values (:func:`ppo_lite.experiments.stats.holm`): sorted, :math:`\tilde p_{(i)} = \max_{j\le i}
     \min(1, (m-j+1) p_{(j)})`, returned in the input's order."""
     return torch.tensor(stats.holm(p.tolist()), dtype=torch.float64)
 
 
-def reference_config(env_id: str, objective: str, setting: str) -> PPOConfig:
+def _reference_config(env_id: str, objective: str, setting: str) -> PPOConfig:
     """The sweep's config of one cell (:func:`ppo_lite.experiments.ablation.config_for`)."""
     return ablation.config_for(env_id, objective, setting)
 
@@ -127,19 +126,19 @@ def _cell_inputs(gen: torch.Generator) -> dict:
 
 def check_t_interval(fn: Callable[[Tensor], tuple[float, float, float]]) -> CheckResult:
     """Check ``fn(x)`` returns ``(mean, low, high)`` of the 95% Student-t interval of the mean of ``x``."""
-    return check(fn, reference_t_interval, _t_inputs, name="t_interval", rtol=1e-4, atol=1e-3,
+    return check(fn, _reference_t_interval, _t_inputs, name="t_interval", rtol=1e-4, atol=1e-3,
                  mistakes=T_INTERVAL_MISTAKES)
 
 
 def check_holm(fn: Callable[[Tensor], Tensor]) -> CheckResult:
     """Check ``fn(p)`` returns Holm's adjusted p-values of the family ``p``, in the input's order."""
-    return check(fn, reference_holm, _holm_inputs, name="holm", trials=40, rtol=1e-9, atol=1e-12, mistakes=HOLM_MISTAKES)
+    return check(fn, _reference_holm, _holm_inputs, name="holm", trials=40, rtol=1e-9, atol=1e-12, mistakes=HOLM_MISTAKES)
 
 
 def check_leave_one_out(fn: Callable[[str, str, str], PPOConfig]) -> CheckResult:
     """Check ``fn(env_id, objective, setting)`` builds the sweep's config: the task's tuned defaults, less the
     details ``setting`` turns off (``"all on"``, ``"no <detail>"``, ``"all off"``, which keeps the epochs and
     minibatches), compared field by field."""
-    return check(lambda **kw: _as_tuple(fn(**kw)), lambda **kw: _as_tuple(reference_config(**kw)), _cell_inputs,
+    return check(lambda **kw: _as_tuple(fn(**kw)), lambda **kw: _as_tuple(_reference_config(**kw)), _cell_inputs,
                  name="leave_one_out", trials=40,
                  mistakes={d: (lambda f: (lambda **kw: _as_tuple(f(**kw))))(f) for d, f in LEAVE_ONE_OUT_MISTAKES.items()})

@@ -36,7 +36,7 @@ COUNT_BONUS_MISTAKES: dict[str, Callable[..., Tensor]] = {
 }
 
 
-def reference_expected_max(scores: Tensor, k: int) -> float:
+def _reference_expected_max(scores: Tensor, k: int) -> float:
     r"""Expected best of k settings drawn uniformly with replacement (:func:`ppo_lite.experiments.stats.expected_max_score`)."""
     return expected_max_score(scores.tolist(), k)
 
@@ -64,7 +64,7 @@ def _scores(gen: torch.Generator) -> dict:
 
 def check_expected_max(fn: Callable[[Tensor, int], float]) -> CheckResult:
     r"""``fn(scores, k)``: :math:`E[\max_k] = \sum_i v_{(i)}[(i/n)^k - ((i-1)/n)^k]` over the sorted scores."""
-    return check(fn, reference_expected_max, _scores, name="expected_max", rtol=1e-9, atol=1e-12, mistakes=EXPECTED_MAX_MISTAKES)
+    return check(fn, _reference_expected_max, _scores, name="expected_max", rtol=1e-9, atol=1e-12, mistakes=EXPECTED_MAX_MISTAKES)
 
 
 def _transitions(gen: torch.Generator) -> dict:

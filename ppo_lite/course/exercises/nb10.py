@@ -6,6 +6,8 @@ r"""Exercises of notebook 10 (when PPO goes wrong): turning the trainer's figure
 
 Each ``check_*`` runs the learner's function against the reference on random inputs with
 :func:`ppo_lite.course.exercises.check`; the usual mistakes are registered, so an answer that makes one is told which.
+The reference solutions are private (``_solution_*``); in the notebook a checker cell ends with ``.require()``, which
+raises only for an attempted wrong answer.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from ...trainer import explained_variance
 from ._check import CheckResult, check
 
 __all__ = [
-    "solution_weight_beyond", "solution_explained_variance", "solution_sigma_from_entropy",
     "check_weight_beyond", "check_explained_variance", "check_sigma_from_entropy",
     "WEIGHT_BEYOND_MISTAKES", "EXPLAINED_VARIANCE_MISTAKES", "SIGMA_MISTAKES",
 ]
@@ -27,17 +28,17 @@ __all__ = [
 _GAUSS_CONST = 0.5 * (1.0 + math.log(2.0 * math.pi))
 
 
-def solution_weight_beyond(gamma: Tensor, steps: Tensor) -> Tensor:
+def _solution_weight_beyond(gamma: Tensor, steps: Tensor) -> Tensor:
     r""":math:`\sum_{t\ge T}\gamma^t \big/ \sum_{t\ge0}\gamma^t = \frac{\gamma^T/(1-\gamma)}{1/(1-\gamma)} = \gamma^T`, elementwise."""
     return gamma ** steps
 
 
-def solution_explained_variance(values: Tensor, returns: Tensor) -> Tensor:
+def _solution_explained_variance(values: Tensor, returns: Tensor) -> Tensor:
     r""":math:`1 - \mathrm{Var}[\hat R - V] / \mathrm{Var}[\hat R]`, unbiased variances (:func:`ppo_lite.trainer.explained_variance`)."""
     return explained_variance(values, returns)
 
 
-def solution_sigma_from_entropy(entropy: Tensor, act_dim: int) -> Tensor:
+def _solution_sigma_from_entropy(entropy: Tensor, act_dim: int) -> Tensor:
     r""":math:`\bar\sigma = \exp(\mathcal H/d - \tfrac12(1+\log 2\pi))` from :math:`\mathcal H = \sum_i\log\sigma_i + \tfrac d2(1+\log2\pi)`."""
     return torch.exp(entropy / act_dim - _GAUSS_CONST)
 
@@ -96,17 +97,17 @@ SIGMA_MISTAKES: dict[str, Callable[..., Tensor]] = {
 
 def check_weight_beyond(fn: Callable[[Tensor, Tensor], Tensor]) -> CheckResult:
     r"""``fn(gamma, steps)``: elementwise share of the discount weight beyond ``steps``, :math:`\gamma^T`."""
-    return check(fn, solution_weight_beyond, _horizon_inputs, rtol=1e-7, atol=1e-12, name="weight_beyond",
+    return check(fn, _solution_weight_beyond, _horizon_inputs, rtol=1e-7, atol=1e-12, name="weight_beyond",
                  mistakes=WEIGHT_BEYOND_MISTAKES)
 
 
 def check_explained_variance(fn: Callable[[Tensor, Tensor], Tensor]) -> CheckResult:
     r"""``fn(values, returns)``: :math:`1 - \mathrm{Var}[\hat R - V]/\mathrm{Var}[\hat R]` (a scalar; unbiased variances)."""
-    return check(fn, solution_explained_variance, _value_inputs, rtol=1e-6, atol=1e-9, name="explained_variance",
+    return check(fn, _solution_explained_variance, _value_inputs, rtol=1e-6, atol=1e-9, name="explained_variance",
                  mistakes=EXPLAINED_VARIANCE_MISTAKES)
 
 
 def check_sigma_from_entropy(fn: Callable[[Tensor, int], Tensor]) -> CheckResult:
     r"""``fn(entropy, act_dim)``: the geometric-mean σ of a diagonal Gaussian whose entropy (per row) is ``entropy``."""
-    return check(fn, solution_sigma_from_entropy, _entropy_inputs, rtol=1e-7, atol=1e-12, name="sigma_from_entropy",
+    return check(fn, _solution_sigma_from_entropy, _entropy_inputs, rtol=1e-7, atol=1e-12, name="sigma_from_entropy",
                  mistakes=SIGMA_MISTAKES)

@@ -27,19 +27,19 @@ TRPO_DELTAS = [0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001, 0.00001]
 
 
 def plot_importance_sampling(study: dict[str, torch.Tensor]) -> Figure:
-    """Left: variance of the weights, measured vs e^{mu^2} - 1. Right: the IS estimate of E_p[x] vs the truth."""
+    """Left: variance of the weights, measured vs e^{m^2} - 1. Right: the IS estimate of E_p[x] vs the truth."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     mu = study["shift"]
     ax1.semilogy(mu[1:], study["weight_var"][1:], "o", label="measured Var$_q[w]$")
-    ax1.semilogy(mu[1:], study["weight_var_exact"][1:], "-", label=r"exact $e^{\mu^2}-1$")
-    ax1.set_xlabel(r"shift $\mu$ between $p=\mathcal{N}(\mu,1)$ and $q=\mathcal{N}(0,1)$ (units of $\sigma$)")
+    ax1.semilogy(mu[1:], study["weight_var_exact"][1:], "-", label=r"exact $e^{m^2}-1$")
+    ax1.set_xlabel(r"shift $m$ between $p=\mathcal{N}(m,1)$ and $q=\mathcal{N}(0,1)$ (units of $\sigma$)")
     ax1.set_ylabel("variance of the importance weight (log scale)")
     ax1.legend()
     ax1.set_title("the weights' variance blows up")
     ax2.errorbar(mu, study["estimate_mean"], yerr=study["estimate_std"], fmt="o", capsize=3,
                  label=r"IS estimate, mean $\pm$ 1 std over repeats")
-    ax2.plot(mu, mu, "k--", label=r"truth $\mathbb{E}_p[x]=\mu$")
-    ax2.set_xlabel(r"shift $\mu$ ($\sigma$ units)")
+    ax2.plot(mu, mu, "k--", label=r"truth $\mathbb{E}_p[x]=m$")
+    ax2.set_xlabel(r"shift $m$ ($\sigma$ units)")
     ax2.set_ylabel(r"estimate of $\mathbb{E}_p[x]$ (same units as $x$)")
     ax2.legend(fontsize=8)
     ax2.set_title("unbiased on average, useless one at a time")
@@ -157,27 +157,28 @@ def plot_kl_bound(rows: list[dict[str, float]], scales: list[float]) -> Figure:
     return fig
 
 def plot_trust_region(gains: torch.Tensor, deltas: list[float]) -> Figure:
-    """True gain after early stopping at mean KL <= delta, every batch and the mean, vs delta."""
+    """True gain after early stopping at mean KL = delta (the crossing step cut to land on delta), every batch and
+    the mean, vs delta (:func:`ppo_lite.course.trust_region.early_stopping_climbs`)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for j in range(gains.shape[1]):
         ax.plot(deltas, gains[:, j], color="gray", alpha=0.4, lw=1)
     ax.plot(deltas, gains.mean(1), "o-", lw=2, color="C3", label="mean over batches")
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel(r"trust-region size $\delta$: stop when mean KL$(\pi_{old}\|\pi_\theta) > \delta$ (nats)")
+    ax.set_xlabel(r"trust-region size $\delta$: stop when mean KL$(\pi_{old}\|\pi_\theta) = \delta$ (nats)")
     ax.set_ylabel(r"true gain $J(\theta_{stop})-J(\theta_{old})$ (reward units)")
-    ax.set_title("too small: no progress; too large: the surrogate lies")
+    ax.set_title("too small: little progress; too large: the surrogate lies")
     ax.legend()
     fig.tight_layout()
     return fig
 
-def plot_ratio_drift(drift: dict[str, torch.Tensor], drift_bug: dict[str, torch.Tensor], clip_eps: float) -> Figure:
-    """max |r - 1| at each minibatch step, epochs laid end to end; the recomputed-old-log-prob bug beside it."""
+def plot_ratio_drift(drift: dict[str, torch.Tensor], clip_eps: float) -> Figure:
+    """max |r - 1| at each minibatch step, epochs laid end to end. (The recomputed-old-log-prob bug is not drawn: its
+    r is 1 by construction, a line at 0 that shows nothing measured.)"""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     epochs, minibatches = drift["max_dev"].shape
     x = torch.arange(epochs * minibatches)
     ax.plot(x, drift["max_dev"].flatten(), "o-", label="old log-probs stored at rollout")
-    ax.plot(x, drift_bug["max_dev"].flatten(), "x-", label="old log-probs recomputed (bug)")
     ax.axhline(clip_eps, color="gray", ls=":", label=rf"clip range $\epsilon={clip_eps}$")
     for e in range(1, epochs):
         ax.axvline(e * minibatches - 0.5, color="k", lw=0.5, alpha=0.3)
@@ -220,9 +221,9 @@ def save_key_figures(outdir: Path) -> list[Path]:
         "nb03_importance_weights.png": plot_importance_sampling(tr.importance_sampling_study(IS_SHIFTS)),
         "nb03_many_surrogate_steps.png": plot_many_steps(traces),
         "nb03_kl_bound.png": plot_kl_bound(bound_rows(mdp, theta_old, BOUND_SCALES), BOUND_SCALES),
-        "nb03_trust_region.png": plot_trust_region(tr.kl_early_stopping_gain(traces, DELTAS), DELTAS),
-        "nb03_ratio_drift.png": plot_ratio_drift(
-            tr.ratio_drift(batch, theta_old), tr.ratio_drift(batch, theta_old, recompute_old=True), 0.2
-        ),
+        "nb03_trust_region.png": plot_trust_region(
+            tr.early_stopping_climbs(mdp, theta_old, STUDY["seeds"], DELTAS, episodes=STUDY["episodes"],
+                                     steps=STUDY["steps"], lr=STUDY["lr"])["gain"], DELTAS),
+        "nb03_ratio_drift.png": plot_ratio_drift(tr.ratio_drift(batch, theta_old), 0.2),
     }
     return save_figures(figures, outdir)

@@ -73,13 +73,13 @@ def plot_toy(opt: kc.ConstrainedOptimum, dual: dict, beta: dict, delta: float) -
 
 
 def plot_dual_function(a: torch.Tensor, q: torch.Tensor, delta: float, opt: kc.ConstrainedOptimum) -> Figure:
-    """g(eta) with its minimum at eta*, above the primal optimum E_{p*}[A] (weak duality)."""
-    eta = torch.logspace(-1.3, 1.3, 200, dtype=torch.float64)
+    """g(eta) with its minimum at eta*, above the primal optimum E_{p*}[A] (weak duality), on a linear eta axis (on a
+    log axis the convex g would look non-convex)."""
+    eta = torch.arange(10, 601, dtype=torch.float64) / 100  # eta = 0.1 ... 6
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ax.plot(eta, kc.dual_function(eta, a, q, delta), label=r"$g(\eta)=\eta\delta+\eta\log\sum_a q_a e^{A_a/\eta}$")
     ax.axhline(opt.value, color="k", ls="--", label=r"primal optimum $\mathbb{E}_{p^*}[A]$")
     ax.axvline(opt.eta, color="gray", ls=":", label=rf"$\eta^*={opt.eta:.3f}$")
-    ax.set_xscale("log")
     ax.set_xlabel(r"multiplier $\eta$ (return units per nat)")
     ax.set_ylabel(r"dual value $g(\eta)$ (return units)")
     ax.legend(fontsize=8)
@@ -124,7 +124,7 @@ def plot_ppo_v1(runs: dict[str, dict], delta: float, j_opt: float) -> Figure:
 def plot_kl_estimators(gauss: dict[str, torch.Tensor], cat: dict[str, torch.Tensor]) -> Figure:
     """Bias (top) and per-sample std (bottom) of k1, k2, k3 vs the exact KL, Gaussians and categoricals."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex="col")
-    for col, (study, title) in enumerate(((gauss, r"Gaussians $\mathcal{N}(0,1)\to\mathcal{N}(\mu,1)$"),
+    for col, (study, title) in enumerate(((gauss, r"Gaussians $\mathcal{N}(0,1)\to\mathcal{N}(m,1)$"),
                                           (cat, "categoricals (4 actions)"))):
         kl = study["exact"]
         for k in ("k1", "k2", "k3"):
