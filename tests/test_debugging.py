@@ -220,3 +220,33 @@ def test_evaluate_without_obs_stats_is_an_identity_normalizer():
     plain = BatchedTrainer(BatchedConfig(tiny(), seeds=[0]))
     with pytest.raises(ValueError, match="norm_obs"):
         dbg.evaluate_without_obs_stats(plain)
+
+
+def test_from_snapshots_rebuilds_the_agents_that_fork_would_carry_over():
+    base = tiny(norm_obs=True, scale_reward=True)
+    parent = BatchedTrainer(BatchedConfig(base, seeds=[0, 1, 2]))
+    parent.run(progress=False)
+    snaps = [dbg.snapshot(parent, k) for k in (2, 0)]
+    rebuilt = dbg.from_snapshots(snaps, BatchedConfig(base, seeds=[5, 6]))
+    forked = dbg.fork(parent, BatchedConfig(base, seeds=[5, 6]), parents=[2, 0])
+    for a, b in ((rebuilt.net.flat, forked.net.flat), (rebuilt.optimizer.exp_avg, forked.optimizer.exp_avg),
+                 (rebuilt.optimizer.exp_avg_sq, forked.optimizer.exp_avg_sq), (rebuilt.obs_norm.rms.mean, forked.obs_norm.rms.mean),
+                 (rebuilt.obs_norm.rms.var, forked.obs_norm.rms.var), (rebuilt.reward_scaler.rms.var, forked.reward_scaler.rms.var)):
+        assert torch.equal(a, b)
+    assert rebuilt.optimizer.step_count == forked.optimizer.step_count
+    assert evaluate_agents(rebuilt, episodes=3, seed=77) == evaluate_agents(forked, episodes=3, seed=77)
+    with pytest.raises(ValueError, match="2 snapshots for 3 agents"):
+        dbg.from_snapshots(snaps, BatchedConfig(base, seeds=[5, 6, 7]))
+    with pytest.raises(ValueError, match="env_id"):
+        dbg.from_snapshots(snaps, BatchedConfig(tiny("Acrobot-v1", norm_obs=True, scale_reward=True), seeds=[5, 6]))
+
+
+def test_share_trunk_batched_gives_each_agent_the_single_agent_shared_layout():
+    trainer = dbg.share_trunk_batched(BatchedTrainer(BatchedConfig(tiny(), seeds=[0, 1])))
+    obs = torch.randn(2, 5, 4)
+    values = trainer.net.critic(obs)
+    for k in range(2):
+        single = dbg.share_trunk(trainer.net.to_single(k))   # the critic's hidden layers replaced by the actor's
+        assert torch.allclose(values[k], single.critic(obs[k]), atol=1e-6)
+    with pytest.raises(TypeError, match="BatchedTrainer"):
+        dbg.share_trunk_batched(Trainer(tiny()))

@@ -148,3 +148,36 @@ def plot_discount_weights(gammas: Sequence[float], episode_length: int, steps: i
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def plot_stuck(data: Mapping) -> Figure:
+    """``figures/stuck.json`` (``python -m ppo_lite.experiments stuck``): per arm and seed, the training return and
+    the explained variance of every update against env steps, and each run's deterministic evaluation return."""
+    fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.2))
+    names = list(data["arms"])
+    for c, name in enumerate(names):
+        color = COLORS[c % len(COLORS)]
+        for s, run in enumerate(data["arms"][name]):
+            if run.get("diverged"):
+                continue
+            u = run["updates"]
+            label = name if s == 0 else None
+            axes[0].plot(u["env_steps"], [math.nan if r is None else r for r in u["return"]], color=color, alpha=0.7, lw=1, label=label)
+            axes[1].plot(u["env_steps"], [math.nan if r is None else r for r in u["explained_variance"]], color=color, alpha=0.7, lw=1)
+        scores = [r["eval_return"] for r in data["arms"][name] if not r.get("diverged")]
+        axes[2].scatter([c] * len(scores), scores, color=color, alpha=0.7)
+    axes[0].set_ylabel("mean return, last 20 episodes")
+    axes[1].set_ylabel("explained variance")
+    axes[1].axhline(0.0, color="k", lw=0.8, ls="--")
+    for ax in axes[:2]:
+        ax.set_xlabel("environment steps")
+        ax.axvline(10_240, color="k", lw=0.8, ls=":")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    axes[2].set_xticks(range(len(names)), names, fontsize=8)
+    axes[2].set_ylabel("evaluation return (10 episodes, deterministic)")
+    axes[2].grid(alpha=0.3)
+    fig.suptitle(f"{data['env_id']}, {data['steps']:,} env steps, {len(data['seeds'])} seeds per arm "
+                 "(dotted: 10,240 steps, where both look stuck)", fontsize=10)
+    fig.tight_layout()
+    return fig

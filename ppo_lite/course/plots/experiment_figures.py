@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from matplotlib.figure import Figure
 
-from . import nb05, nb06, nb07, nb08, nb09, save_figures
+from . import debugging, nb05, nb06, nb07, nb08, nb09, save_figures
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,58 @@ RESULT_FIGURES: dict[str, ResultFigure] = {
     "sensitivity": ResultFigure(nb09.plot_sensitivity, dpi=120),  # notebook 09
     "exploration": ResultFigure(nb09.plot_exploration, dpi=120),  # notebook 09
     "deep_sea": ResultFigure(nb09.plot_deep_sea, dpi=120),  # notebook 09 (exploration that scales with N)
+    "stuck": ResultFigure(debugging.plot_stuck),  # notebook 10 section 8 (broken, or just short)
+    "corners": ResultFigure(lambda data: plot_corners(data)),  # issue 29: the ablation's corners, tuned, 30 seeds
 }
+
+
+def plot_corners(data: dict[str, Any]) -> Figure:
+    """``corners`` (issue 29): per task, each corner's final runs logged so far (mean and 95% t-interval, the seeds as
+    dots, successes counted under the axis), and below it each corner's learning-rate line from the tuning seeds."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    colors = {"clip": "tab:blue", "kl_dual": "tab:orange", "surrogate": "tab:red"}
+    tasks = data["design"]["tasks"]
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 6.6), squeeze=False)
+    for j, task in enumerate(tasks):
+        top, bottom = axes[0][j], axes[1][j]
+        mine = [c for c in data["corners"].values() if c["task"] == task["label"]]
+        for i, c in enumerate(mine):
+            color = colors.get(c["objective"], "k")
+            summary = next((r["final"] for r in data["progress"]["corners"] if r["corner"] == f"{c['task']} | {c['objective']} | {c['setting']}"), None)
+            if summary is not None:
+                runs = [r for cell in c["final_cells"] for r in cell["runs"]]
+                ys = [r["eval_return"] if r["eval_return"] is not None else data["declaration"]["margins"]["random_returns"][c["env_id"]] for r in runs]
+                top.scatter(i + 0.15 * np.sin(np.arange(len(ys)) * 2.4), ys, s=6, color=color, alpha=0.35, lw=0)
+                lo, hi = summary["ci"]
+                top.errorbar([i], [summary["mean"]], yerr=[[summary["mean"] - lo], [hi - summary["mean"]]], fmt="o", ms=5,
+                             capsize=3, color=color)
+                top.annotate(f"{summary['successes']}/{summary['seeds']}", (i, 0), xycoords=("data", "axes fraction"),
+                             xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7)
+            t = c["tuning"]
+            if t is not None:
+                line = t["lines"][0]
+                xs = line["values"]
+                bottom.plot(xs, [line["summaries"][f"{v:g}"]["mean"] for v in xs], "o-" if c["setting"] == "all on" else "s--",
+                            ms=3, lw=1, color=color, label=f"{c['objective']}, {c['setting']}")
+        env = mine[0]["env_id"] if mine else task["env_id"]
+        for ax in (top, bottom):
+            ax.axhline(data["declaration"]["margins"]["success_score"][task["label"]], color="green", ls="--", lw=0.8)
+            ax.axhline(data["declaration"]["margins"]["random_returns"][env], color="gray", ls=":", lw=0.8)
+            ax.grid(alpha=0.3)
+        top.set_xticks(range(len(mine)), [f"{c['objective']}\n{c['setting']}" for c in mine], fontsize=7)
+        top.set_title(f"{task['label']}, {task['steps']:,} env steps", fontsize=9)
+        top.set_ylabel("evaluation return (final seeds)", fontsize=8)
+        bottom.set_xscale("log")
+        bottom.set_xlabel("learning rate", fontsize=8)
+        bottom.set_ylabel("mean evaluation return (tuning seeds)", fontsize=8)
+        if bottom.get_legend_handles_labels()[0]:
+            bottom.legend(fontsize=6)
+    fig.suptitle(f"Corners at their own tuned settings ({data['cells_done']} cells logged, at least "
+                 f"{data['cells_to_do_at_least']} to do); mean and 95% t-interval, successes under each", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def draw_result_figure(experiment: str, results: str | Path) -> Path:

@@ -1,0 +1,56 @@
+r"""Broken, or just short? (notebook 10, section 8): ``python -m ppo_lite.experiments stuck``.
+
+After 10,240 env steps two Pendulum-v1 runs look alike: returns near a random policy's −1,230. One has the
+classic-continuous defaults and is learning; the other has reward scaling off and is broken (its critic cannot reach
+the value scale: explained variance near 0). Notebook 10 trains both live for 40,960 env steps on 5 seeds; this
+experiment gives both a budget past the one the zoo reports for Pendulum (100k env steps: rl-baselines3-zoo's PPO
+reaches about −172), on 10 seeds, and scores each run by its deterministic evaluation return (10 episodes on held-out
+seeds, :func:`ppo_lite.experiments.sweep.score_agents`), with the explained variance and KL of every update.
+
+Each arm's seeds train as one batched computation. Writes ``figures/stuck.json`` (about 3 minutes on one CPU core).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import torch
+
+from ..config import PPOConfig
+from .sweep import score_agents
+
+COMMAND = "python -m ppo_lite.experiments stuck"
+ENV_ID = "Pendulum-v1"
+DEFAULT_STEPS = 102_400  # 50 updates of the classic-continuous rollout (16 envs x 128 steps)
+ARMS: dict[str, dict[str, Any]] = {"defaults": {}, "reward scaling off": {"scale_reward": False}}
+"""The two runs of notebook 10 section 8: the library's Pendulum defaults, and the same without reward scaling."""
+SERIES = ("explained_variance", "approx_kl", "clip_frac")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="env steps per agent")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per arm")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--outdir", default=None, help="write here instead of figures/ (tests)")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.steps < 2048:
+        raise SystemExit(f"--seeds must be >= 1 and --steps >= 2048 (one rollout), got {args.seeds}, {args.steps}")
+    from tqdm.auto import tqdm
+
+    from . import write_results
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    seeds = list(range(args.seeds))
+    data: dict[str, Any] = {"env_id": ENV_ID, "steps": args.steps, "seeds": seeds, "arms": {}, "configs": {}, "seconds": {}}
+    for name in tqdm(list(ARMS), desc="stuck arms"):
+        t = time.perf_counter()
+        base = PPOConfig.for_env(ENV_ID, total_steps=args.steps, device=args.device, **ARMS[name])
+        data["configs"][name] = {k: v for k, v in base.to_dict().items() if k != "extra"}
+        data["arms"][name] = score_agents(base, seeds, series=SERIES)
+        data["seconds"][name] = round(time.perf_counter() - t, 1)
+    path = write_results("stuck", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]), outdir=args.outdir)
+    print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
+    return 0
