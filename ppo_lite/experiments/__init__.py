@@ -122,6 +122,11 @@ def cpu_name() -> str:
 NEUTRAL_NEW_FIELDS: dict[str, Any] = {"anneal_clip_eps": False, "num_threads": 1}  # every sweep runs at one thread
 
 
+def config_record(config: Any) -> dict[str, Any]:
+    """A :class:`~ppo_lite.config.PPOConfig` as a results file records it: its fields, less the free-form ``extra``."""
+    return {k: v for k, v in config.to_dict().items() if k != "extra"}
+
+
 def same_protocol(stored: Any, wanted: Any) -> bool:
     """Whether a logged cell's ``stored`` protocol is ``wanted`` (as JSON: tuples and lists alike), a dict key
     missing from ``stored`` allowed where ``wanted`` has it at its :data:`NEUTRAL_NEW_FIELDS` value."""

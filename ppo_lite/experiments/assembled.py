@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from ..config import PPOConfig
 from .sweep import score_agents
-from . import add_sweep_arguments, compute_missing, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
+from . import add_sweep_arguments, config_record, compute_missing, open_cell_log, provenance_of_cells, refuse_unknown, regeneration_command, write_results
 
 OBJECTIVES = ("clip", "kl_adaptive", "kl_dual")
 TASKS: dict[str, dict[str, Any]] = {
@@ -136,7 +136,7 @@ def main(argv: list[str]) -> int:
     runs = [r for c in cells for r in c["runs"]]
     steps = {e: ns.steps or TASKS[e]["total_steps"] for e in ns.envs}
     data = {"envs": ns.envs, "objectives": ns.objectives, "seeds": ns.seeds, "episodes": ns.episodes, "steps": steps,
-            "configs": {e: {k: v for k, v in task_config(e, "clip").to_dict().items() if k != "extra"} for e in ns.envs},
+            "configs": {e: config_record(task_config(e, "clip")) for e in ns.envs},
             "complete": len(cells) == len(protocols), "cells_done": len(cells), "cells_expected": len(protocols),
             "compute_seconds": round(sum(c["seconds"] for c in cells), 1), **provenance_of_cells(cells),
             "summary": summarize(runs) if runs else [], "runs": runs}

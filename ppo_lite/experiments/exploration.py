@@ -93,14 +93,14 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"--seeds must be >= 1 and --steps >= 256, got {args.seeds}, {args.steps}")
     from tqdm.auto import tqdm
 
-    from . import write_results
+    from . import config_record, write_results
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     seeds = list(range(args.seeds))
     base = PPOConfig.for_env(ENV_ID, tuned=False, total_steps=args.steps, device=args.device)
     data: dict[str, Any] = {
-        "env_id": ENV_ID, "steps": args.steps, "seeds": seeds, "base": {k: v for k, v in base.to_dict().items() if k != "extra"},
+        "env_id": ENV_ID, "steps": args.steps, "seeds": seeds, "base": config_record(base),
         "shaping_scale": SHAPING_SCALE, "bonus_beta": BONUS_BETA, "bonus_bins": BONUS_BINS, "variants": {}, "seconds": {},
     }
     for variant in tqdm(args.variants, desc="exploration variants"):

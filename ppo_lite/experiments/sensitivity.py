@@ -42,7 +42,7 @@ from . import stats
 from ..config import PPOConfig
 from ..evaluation import random_policy_returns
 from .sweep import normalized_score, score_agents
-from . import (CellBudget, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells, refuse_unknown,
+from . import (CellBudget, config_record, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells, refuse_unknown,
                 regeneration_command, write_results)
 
 COMMAND = "python -m ppo_lite.experiments sensitivity"
@@ -175,7 +175,7 @@ def pendulum_story(seeds: Sequence[int], total_steps: int, episodes: int = EPISO
     for label, overrides in (("sb3_defaults", SB3_DEFAULTS_PENDULUM), ("tuned", {})):
         cfg = PPOConfig.for_env("Pendulum-v1", total_steps=total_steps, device="cpu", **overrides).validate()
         runs = score_agents(cfg, list(seeds), episodes=episodes, curve_points=20)
-        out[label] = {"runs": runs, "config": {k: v for k, v in cfg.to_dict().items() if k != "extra"}}
+        out[label] = {"runs": runs, "config": config_record(cfg)}
     return out
 
 

@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"--seeds must be >= 1 and --steps >= 2048 (one rollout), got {args.seeds}, {args.steps}")
     from tqdm.auto import tqdm
 
-    from . import write_results
+    from . import config_record, write_results
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
     for name in tqdm(list(ARMS), desc="stuck arms"):
         t = time.perf_counter()
         base = PPOConfig.for_env(ENV_ID, total_steps=args.steps, device=args.device, **ARMS[name])
-        data["configs"][name] = {k: v for k, v in base.to_dict().items() if k != "extra"}
+        data["configs"][name] = config_record(base)
         data["arms"][name] = score_agents(base, seeds, series=SERIES)
         data["seconds"][name] = round(time.perf_counter() - t, 1)
     path = write_results("stuck", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]), outdir=args.outdir)
