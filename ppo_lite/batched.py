@@ -427,7 +427,8 @@ class BatchedTrainer:
         base = config.base
         K, N = config.num_agents, base.num_envs
         self.device = resolve_device(base.device)
-        self.env: VecEnv = make_env(base.env_id, K * N, self.device, base.backend, base.validate_actions)
+        self.env: VecEnv = make_env(base.env_id, K * N, self.device, base.backend, base.validate_actions,
+                                       **base.env_kwargs)
         if env_wrapper is not None:
             self.env = env_wrapper(self.env)
         self.net = BatchedActorCritic.from_seeds(

@@ -31,12 +31,34 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file 0600: give it the user's usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, in one line, a checkpoint path that cannot be written: by writing (and removing) a probe file beside
+    it, since permission bits do not tell (root, read-only mounts, /sys and /proc)."""
+    folder = Path(path).resolve().parent
+    if Path(path).is_dir():
+        raise ValueError(f"cannot write checkpoints to {str(path)!r}: it is a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"cannot write checkpoints to {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: set it straight back
+    os.umask(mask)
+    return mask
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -26,13 +29,19 @@ class PPOConfig:
 
     # --- task and run -------------------------------------------------------------------------------------
     env_id: str = "CartPole-v1"
-    """gymnasium env id (Box observations; Discrete or Box actions)."""
+    """The env: a gymnasium id, ``module:Id`` (gymnasium's syntax: import ``module``, make ``Id``), or ``module:Name``
+    naming your own ``gymnasium.Env`` subclass or factory (Box observations; Discrete or Box actions).
+    ``PPOConfig.for_env`` also takes the class or factory itself (:mod:`ppo_lite.envs.spec`)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the env's constructor (through ``gymnasium.make``: ``max_episode_steps`` adds a time
+    limit). With any, the gymnasium backend is used (the torch-native envs take none)."""
     objective: str = "clip"
     """Policy objective: ``clip`` (PPO v2), ``kl_adaptive`` (PPO v1, adaptive β), ``kl_dual`` (PPO v1, dual
     descent on η), ``surrogate`` (importance-weighted, unconstrained) or ``pg`` (vanilla policy gradient)."""
     total_steps: int = 150_000
     """Environment steps (summed over all envs) to train for."""
     seed: int = 0
+    """Seeds the network's initialization, the envs' resets and the action sampling: one seed, one run."""
     device: str = "auto"
     """``auto`` takes CUDA when available; ``cpu``; ``cuda`` or ``cuda:K``."""
     num_threads: int | None = 1
@@ -58,7 +67,9 @@ class PPOConfig:
     num_minibatches: int = 1
     """Minibatches per epoch; must divide ``num_envs * num_steps``."""
     lr: float = 1e-3
+    """Adam's learning rate α (annealed to 0 with ``anneal_lr``)."""
     adam_eps: float = 1e-5
+    """Adam's ε (CleanRL's and SB3's 1e-5, not torch's 1e-8)."""
     anneal_lr: bool = True
     """Linearly anneal the learning rate to 0 over training."""
     clip_eps: float = 0.2
@@ -69,7 +80,9 @@ class PPOConfig:
     clip_value: bool = False
     """Clip the value update to ±``value_clip_eps`` around the rollout-time value (PPO2 baselines)."""
     value_clip_eps: float = 0.2
+    """The range of ``clip_value``."""
     vf_coef: float = 0.5
+    """Value-loss coefficient c_v in L = L^π + c_v L^V − c_H H."""
     ent_coef: float = 0.0
     """Entropy bonus coefficient (≥ 0)."""
     max_grad_norm: float | None = 0.5
@@ -97,7 +110,9 @@ class PPOConfig:
     ortho_init: bool = True
     """Orthogonal init (√2 hidden, 0.01 policy head, 1.0 value head)."""
     hidden: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the actor and of the critic (two separate MLPs)."""
     activation: str = "tanh"
+    """``tanh`` or ``relu``."""
     log_std_init: float = 0.0
     """Initial log σ of the Gaussian head (Box actions)."""
 
@@ -121,15 +136,31 @@ class PPOConfig:
         return max(1, self.total_steps // self.batch_size)
 
     @classmethod
-    def for_env(cls, env_id: str, *, tuned: bool = True, **overrides: Any) -> "PPOConfig":
-        """Per-family defaults for ``env_id`` (see :data:`FAMILY_DEFAULTS`), then the task's own tuned settings
+    def for_env(cls, env: Any, *, tuned: bool = True, env_kwargs: dict[str, Any] | None = None,
+                **overrides: Any) -> "PPOConfig":
+        """Per-family defaults for ``env`` (see :data:`FAMILY_DEFAULTS`), then the task's own tuned settings
         (:data:`ENV_DEFAULTS`; skipped with ``tuned=False``, which gives the family's generic settings), then
-        ``overrides``."""
-        values = dict(FAMILY_DEFAULTS[env_family(env_id)])
+        ``overrides``.
+
+        ``env``: a gymnasium id, ``"module:Id"``, ``"module:Name"`` of your own env, a ``gymnasium.Env`` subclass or
+        a zero-argument callable returning an env (recorded as ``"module:QualName"`` when importable; see
+        :mod:`ppo_lite.envs.spec`). ``env_kwargs`` go to the env's constructor. An env ppo_lite has no tuned settings
+        for gets its family's (CleanRL's discrete or continuous defaults), chosen from its action space."""
+        from .envs.spec import env_id_of
+
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"PPOConfig.for_env: unknown settings {unknown}"
+                             + "".join(f" (did you mean {close[0]!r}?)" for close in
+                                       (difflib.get_close_matches(u, [f.name for f in dataclasses.fields(cls)], 1)
+                                        for u in unknown) if close))
+        env_id = env_id_of(env)
+        env_kwargs = dict(env_kwargs or {})
+        values = dict(FAMILY_DEFAULTS[env_family(env_id, env_kwargs)])
         if tuned:
             values.update(ENV_DEFAULTS.get(env_id, {}))
         values.update(overrides)
-        return cls(env_id=env_id, **values)
+        return cls(env_id=env_id, env_kwargs=env_kwargs, **values)
 
     def replace(self, **changes: Any) -> "PPOConfig":
         return dataclasses.replace(self, **changes)
@@ -163,6 +194,15 @@ class PPOConfig:
         def bad(name: str, allowed: str) -> ValueError:
             return ValueError(f"PPOConfig.{name}={getattr(self, name)!r} is not allowed: {allowed}")
 
+        if not isinstance(self.env_id, str) or not self.env_id:
+            raise bad("env_id", "must be a gymnasium id or 'module:Name' string; pass an env class or factory to "
+                                "PPOConfig.for_env(...), which records it as one")
+        if not isinstance(self.env_kwargs, dict) or any(not isinstance(k, str) for k in self.env_kwargs):
+            raise bad("env_kwargs", "must be a dict of keyword arguments (str keys) for the env's constructor")
+        for f in dataclasses.fields(self):  # nan or inf slips past every comparison below: refuse it by name
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise bad(f.name, "must be a finite number")
         if self.objective not in OBJECTIVES:
             raise bad("objective", f"use one of {OBJECTIVES}")
         for name in ("total_steps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
@@ -213,7 +253,7 @@ class PPOConfig:
         if self.backend not in BACKENDS:
             raise bad("backend", f"use one of {BACKENDS}")
         dev = str(self.device)
-        if not (dev in DEVICES or dev.startswith("cuda:")):
+        if not (dev in DEVICES or re.fullmatch(r"cuda:\d+", dev)):
             raise bad("device", "use 'auto', 'cpu', 'cuda' or 'cuda:K'")
         if self.num_threads is not None and (not isinstance(self.num_threads, int) or isinstance(self.num_threads, bool)
                                              or self.num_threads < 1):
@@ -286,7 +326,10 @@ def resolve_device(device: str):
 
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device={device!r} is not a device: use 'auto', 'cpu', 'cuda' or 'cuda:K' (K a GPU index)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} asked for, but torch sees no CUDA GPU; use device='cpu' or 'auto'")
     return dev
@@ -309,8 +352,9 @@ def torch_threads(num_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def env_family(env_id: str) -> str:
-    """Which :data:`FAMILY_DEFAULTS` entry applies to ``env_id``."""
+def env_family(env_id: str, env_kwargs: dict[str, Any] | None = None) -> str:
+    """Which :data:`FAMILY_DEFAULTS` entry applies to ``env_id`` (made with ``env_kwargs``, for its action space,
+    when it is none of the classic tasks)."""
     if env_id in _CLASSIC_DISCRETE:
         return "classic_discrete"
     if env_id in _CLASSIC_CONTINUOUS:
@@ -325,7 +369,8 @@ def env_family(env_id: str) -> str:
     from .envs.base import make_gymnasium_env
 
     check_env_id(env_id)
-    env = make_gymnasium_env(env_id)  # a missing optional dependency: one line naming the package, no traceback
+    # A missing optional dependency: one line naming the package, no traceback.
+    env = make_gymnasium_env(env_id, **(env_kwargs or {}))
     try:
         return "discrete" if isinstance(env.action_space, gym.spaces.Discrete) else "continuous"
     finally:

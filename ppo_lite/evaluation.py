@@ -8,36 +8,41 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import Tensor
 
+from .agent import Agent, load
 from .checkpoint import load_checkpoint
 from .config import PPOConfig
 from .envs import make_env
+from .envs.spec import env_id_of
 from .normalize import ObsNormalizer
 from .policies import ActorCritic
 
-if TYPE_CHECKING:  # annotations only: the trainers do not import this module
+if TYPE_CHECKING:  # annotations only (the trainer imports this module for its periodic evaluations: a Trainer
+    # source is written "Trainer" in the annotations below, a name only the docs resolve)
     from .batched import BatchedTrainer
     from .envs import VecEnv
-    from .trainer import Trainer
 
 
 def load_policy(path: str | Path, device: str = "cpu") -> tuple[PPOConfig, ActorCritic, ObsNormalizer]:
-    """The config, network and observation normalizer stored in a checkpoint."""
-    ckpt = load_checkpoint(path)
-    config = PPOConfig.from_dict(ckpt["config"])
-    net = ckpt["net"]
-    agent = ActorCritic(net["obs_dim"], net["act_dim"], net["discrete"], config.hidden, config.activation, False, config.log_std_init)
-    try:
-        agent.load_state_dict(ckpt["agent"])
-    except RuntimeError as exc:
-        raise ValueError(f"checkpoint {str(path)!r} does not fit the network its config describes: {exc}") from exc
-    obs_norm = ObsNormalizer(net["obs_dim"], config.norm_obs, device=device)
-    obs_norm.load_state_dict(ckpt["obs_norm"])
-    return config, agent.to(device), obs_norm
+    """The config, network and observation normalizer stored in a checkpoint (:func:`ppo_lite.load` gives them as
+    one :class:`~ppo_lite.agent.Agent`, which also applies them)."""
+    agent = load(path, device=device)
+    return agent.config, agent.net, agent.obs_norm
+
+
+def as_agent(source: "str | Path | Agent | Trainer", env: Any = None, device: str = "cpu") -> Agent:
+    """An :class:`~ppo_lite.agent.Agent` from a checkpoint path, an agent, or a trainer (its current policy)."""
+    if isinstance(source, Agent):
+        return source
+    if isinstance(source, (str, Path)):
+        return load(source, env=env, device=device)
+    if hasattr(source, "agent") and hasattr(source, "obs_norm") and hasattr(source, "config"):
+        return Agent.from_trainer(source)
+    raise TypeError(f"expected a checkpoint path, a ppo_lite Agent or a Trainer, got {type(source).__name__}")
 
 
 def one_episode_each(env: "VecEnv", act: Callable[[Tensor], Tensor], seed: int) -> Tensor:
@@ -64,31 +69,93 @@ def one_episode_each(env: "VecEnv", act: Callable[[Tensor], Tensor], seed: int) 
 
 @torch.no_grad()
 def evaluate(
-    path: str | Path,
+    source: "str | Path | Agent | Trainer",
     episodes: int = 20,
     deterministic: bool = True,
     seed: int = 12345,
     device: str = "cpu",
     backend: str = "auto",
+    env: Any = None,
 ) -> list[float]:
-    """Returns of ``episodes`` complete episodes of the checkpoint's policy (each env runs one episode)."""
-    if not isinstance(episodes, int) or episodes < 1:
+    """Returns of ``episodes`` complete episodes of a policy (each env runs one episode): ``source`` is a checkpoint
+    path, an :class:`~ppo_lite.agent.Agent` (``ppo_lite.load``) or a :class:`~ppo_lite.trainer.Trainer`.
+
+    ``env``: only for a checkpoint whose env no import can rebuild (a lambda; a class from a script or notebook):
+    the same class or factory again. ``seed`` seeds the evaluation envs; keep it apart from the training seeds."""
+    if not isinstance(episodes, int) or isinstance(episodes, bool) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
-    config, agent, obs_norm = load_policy(path, device)
-    env = make_env(config.env_id, episodes, device, backend)
-    if (env.obs_dim, env.act_dim) != (agent.obs_dim, agent.act_dim):
-        raise ValueError(f"checkpoint {str(path)!r}: network shape does not match {config.env_id}")
-    generator = torch.Generator(device=device).manual_seed(seed)
+    agent = as_agent(source, env=env, device=device)
+    config = agent.config
+    if env is not None and not isinstance(source, (str, Path)):
+        config = config.replace(env_id=env_id_of(env))
+    venv = make_env(config.env_id, episodes, agent.device, "gymnasium" if config.env_kwargs else backend,
+                    **config.env_kwargs)
+    if (venv.obs_dim, venv.act_dim) != (agent.net.obs_dim, agent.net.act_dim):
+        venv.close()
+        raise ValueError(f"the policy's network shape (obs {agent.net.obs_dim}, actions {agent.net.act_dim}) does "
+                         f"not match {config.env_id} (obs {venv.obs_dim}, actions {venv.act_dim})")
+    generator = torch.Generator(device=agent.device).manual_seed(seed)
     try:
-        returns = one_episode_each(env, lambda obs: agent.sample(obs_norm(obs), generator, deterministic=deterministic)[0], seed)
+        returns = one_episode_each(venv, lambda obs: agent.act(obs, deterministic, generator), seed)
     finally:
-        env.close()
+        venv.close()
     return returns.tolist()
+
+
+def headless_gl(env_id: str) -> None:
+    """Pick an OpenGL backend MuJoCo can render with when there is no display: ``MUJOCO_GL=egl`` (GPU or Mesa's
+    EGL), else ``osmesa`` (software); a backend the user set is kept. Other envs render with pygame, in memory."""
+    if os.environ.get("MUJOCO_GL") or os.environ.get("DISPLAY") or not _is_mujoco(env_id):
+        return
+    import ctypes.util
+
+    for backend, library in (("egl", "EGL"), ("osmesa", "OSMesa")):
+        if ctypes.util.find_library(library):
+            os.environ["MUJOCO_GL"] = backend
+            return
+
+
+def _is_mujoco(env_id: str) -> bool:
+    import gymnasium as gym
+
+    spec = gym.registry.get(env_id)
+    return spec is not None and str(spec.entry_point).startswith("gymnasium.envs.mujoco")
+
+
+def record_video_check(source: "str | Path | Agent | Trainer", out: str | Path, env: Any = None) -> None:
+    """Render one frame of the policy's env before any episode runs, so that a machine that cannot render says so
+    in one line (with the fix) instead of failing after the evaluation. Leaves no ``MUJOCO_LOG.TXT`` behind."""
+    from .envs.base import make_gymnasium_env
+
+    if isinstance(source, (str, Path)):
+        config = PPOConfig.from_dict(load_checkpoint(source)["config"])
+    else:
+        config = as_agent(source).config
+    env_id = config.env_id if env is None else env_id_of(env)
+    headless_gl(env_id)
+    log = Path("MUJOCO_LOG.TXT")
+    had_log = log.exists()
+    probe = make_gymnasium_env(env_id, render_mode="rgb_array", **config.env_kwargs)
+    try:
+        probe.reset(seed=0)
+        probe.render()
+    except Exception as exc:  # mujoco.FatalError, pygame errors, ...: one line with what to do
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(
+            f"cannot render {env_id} here ({type(exc).__name__}: {first}); "
+            + ("MuJoCo needs an OpenGL backend without a display: install EGL (libegl1) or OSMesa "
+               "(libosmesa6) and set MUJOCO_GL=egl or MUJOCO_GL=osmesa" if _is_mujoco(env_id)
+               else "check that the env supports render_mode='rgb_array'")
+        ) from None
+    finally:
+        probe.close()
+        if log.exists() and not had_log:
+            log.unlink()
 
 
 @torch.no_grad()
 def record_video(
-    source: "str | Path | Trainer",
+    source: "str | Path | Agent | Trainer",
     out: str | Path,
     episodes: int = 1,
     seed: int = 12345,
@@ -97,6 +164,7 @@ def record_video(
     scale: float = 0.5,
     max_frames: int = 1000,
     frame_every: int = 1,
+    env: Any = None,
 ) -> dict[str, float]:
     """Record ``episodes`` episodes of a policy into ``out`` (``.gif`` or ``.mp4``), headless. ``source`` is a
     checkpoint path, or a :class:`~ppo_lite.trainer.Trainer` (its current network and observation statistics).
@@ -124,14 +192,14 @@ def record_video(
 
     from .envs.base import make_gymnasium_env
 
-    if isinstance(source, (str, Path)):
-        config, agent, obs_norm = load_policy(source)
-    else:  # a Trainer: its network and its observation statistics, copied to the CPU
-        config = source.config
-        agent = copy.deepcopy(source.agent).cpu()
-        obs_norm = ObsNormalizer(agent.obs_dim, config.norm_obs)
-        obs_norm.load_state_dict(source.obs_norm.state_dict())
-    env = make_gymnasium_env(config.env_id, render_mode="rgb_array")
+    policy = as_agent(source, env=env)  # frames render on the CPU: the network and statistics are copied there
+    config, agent = policy.config, copy.deepcopy(policy.net).cpu()
+    obs_norm = ObsNormalizer(agent.obs_dim, config.norm_obs)
+    obs_norm.load_state_dict(policy.obs_norm.state_dict())
+    if env is not None:
+        config = config.replace(env_id=env_id_of(env))
+    headless_gl(config.env_id)
+    env = make_gymnasium_env(config.env_id, render_mode="rgb_array", **config.env_kwargs)
     generator = torch.Generator().manual_seed(seed)
     frames, returns = [], []
 
@@ -185,7 +253,7 @@ def evaluate_agents(trainer: "BatchedTrainer", episodes: int = 10, seed: int = 1
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
     cfg, K = trainer.config.base, trainer.config.num_agents
-    env = make_env(cfg.env_id, K * episodes, trainer.device, cfg.backend, cfg.validate_actions)
+    env = make_env(cfg.env_id, K * episodes, trainer.device, cfg.backend, cfg.validate_actions, **cfg.env_kwargs)
     generator = torch.Generator(device=trainer.device).manual_seed(seed)
     try:
         returns = one_episode_each(env, lambda obs: trainer.net.sample(trainer.obs_norm(obs), generator, deterministic=deterministic)[0], seed)

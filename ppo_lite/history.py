@@ -15,6 +15,13 @@ class History:
     explained_variance, kl_coef, lr, epochs, episode_return_mean, episode_length_mean, sps, time."""
     episodes: dict[str, list[float]] = field(default_factory=lambda: {"env_steps": [], "return": [], "length": []})
     """Every completed episode: the env step count at which it ended, its return and its length."""
+    evaluations: dict[str, list[float]] = field(default_factory=dict)
+    """Periodic evaluations (``Trainer.run(eval_every=K)``): ``update``, ``env_steps``, ``return_mean``,
+    ``return_std`` of the deterministic policy on fresh episodes; empty when none ran."""
+
+    def log_evaluation(self, **figures: float) -> None:
+        for key, value in figures.items():
+            self.evaluations.setdefault(key, []).append(float(value))
 
     def log_update(self, **figures: float) -> None:
         for key, value in figures.items():
@@ -67,14 +74,21 @@ class History:
         def clean(values: list[float]) -> list[float | None]:
             return [None if v != v else v for v in values]
 
-        return {
+        out = {
             "updates": {k: clean(v) for k, v in self.updates.items() if k not in TIMING_KEYS},
             "episodes": {k: clean(v) for k, v in self.episodes.items()},
         }
+        if self.evaluations:  # only when evaluations ran: the records of runs without them stay as they were
+            out["evaluations"] = {k: clean(v) for k, v in self.evaluations.items()}
+        return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"updates": {k: list(v) for k, v in self.updates.items()}, "episodes": {k: list(v) for k, v in self.episodes.items()}}
+        state = {"updates": {k: list(v) for k, v in self.updates.items()}, "episodes": {k: list(v) for k, v in self.episodes.items()}}
+        if self.evaluations:
+            state["evaluations"] = {k: list(v) for k, v in self.evaluations.items()}
+        return state
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> "History":
-        return cls(updates={k: list(v) for k, v in state["updates"].items()}, episodes={k: list(v) for k, v in state["episodes"].items()})
+        return cls(updates={k: list(v) for k, v in state["updates"].items()}, episodes={k: list(v) for k, v in state["episodes"].items()},
+                   evaluations={k: list(v) for k, v in state.get("evaluations", {}).items()})

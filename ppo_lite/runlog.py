@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
 from .history import History
@@ -39,7 +40,10 @@ COLUMNS = ("update", "env_steps", *TAGS, "episodes", "time")
 class RunLog:
     """Writes each update of a run to TensorBoard (``torch.utils.tensorboard``) and to ``progress.csv``."""
 
-    def __init__(self, log_dir: str | Path) -> None:
+    def __init__(self, log_dir: str | Path, resumed_at: tuple[int, int] | None = None) -> None:
+        """``resumed_at``: ``(update, env_steps)`` of the checkpoint a resumed run starts from. Rows and events the
+        log holds past it (a run that died after its last checkpoint) are dropped, so that the log never holds an
+        update twice: ``progress.csv`` is rewritten without them, TensorBoard purges them (``purge_step``)."""
         self.log_dir = Path(log_dir)
         try:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -49,14 +53,34 @@ class RunLog:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:  # torch's writer needs the tensorboard package
             raise ValueError(f"log_dir needs the tensorboard package ({exc}); pip install tensorboard") from None
-        self.writer = SummaryWriter(str(self.log_dir), flush_secs=10)
         self.csv_path = self.log_dir / "progress.csv"
+        if resumed_at is not None:
+            self._trim_csv(resumed_at[0])
+        self.writer = SummaryWriter(str(self.log_dir), flush_secs=10,
+                                    purge_step=None if resumed_at is None else resumed_at[1] + 1)
         new_file = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
         self._csv_file = open(self.csv_path, "a", newline="")
         self._csv = csv.writer(self._csv_file)
         if new_file:
             self._csv.writerow(COLUMNS)
             self._csv_file.flush()
+
+    def _trim_csv(self, update: int) -> None:
+        """Drop the rows of updates after ``update`` from ``progress.csv`` (written atomically)."""
+        if not self.csv_path.exists():
+            return
+        with open(self.csv_path, newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows or "update" not in rows[0]:
+            return
+        col = rows[0].index("update")
+        kept = [rows[0]] + [r for r in rows[1:] if r and r[col] and int(float(r[col])) <= update]
+        if len(kept) == len(rows):
+            return
+        tmp = self.csv_path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+        os.replace(tmp, self.csv_path)
 
     def write(self, history: History) -> None:
         """Log the last update of ``history`` (at its ``env_steps``)."""

@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,11 +32,12 @@ import torch
 from torch import Tensor
 
 from . import objectives
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import check_writable, load_checkpoint, save_checkpoint
 from .comm import LocalComm
 from .config import PPOConfig, resolve_device, torch_threads
 from .diagnostics import check_finite, explained_variance, global_mean, progress_bar, read_back
 from .envs import VecEnv, make_env
+from .interrupt import StopOnSignal, TrainingInterrupted
 from .history import History
 from .kl import AdaptiveBeta, DualDescent, kl_k3, make_kl_controller
 from .normalize import ObsNormalizer, RewardScaler, normalize_advantages
@@ -119,6 +121,10 @@ def update(
     return out
 
 
+EVAL_SEED = 500_000_000
+"""Periodic evaluations reset their envs with ``EVAL_SEED + config.seed``: episodes no training env starts from."""
+
+
 @dataclass
 class _Counters:
     update: int = 0
@@ -139,7 +145,8 @@ class Trainer:
         self.config = config
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)  # network initialization
-        self.env: VecEnv = make_env(config.env_id, config.num_envs, self.device, config.backend, config.validate_actions)
+        self.env: VecEnv = make_env(config.env_id, config.num_envs, self.device, config.backend, config.validate_actions,
+                                       **config.env_kwargs)
         self.agent = ActorCritic(
             self.env.obs_dim, self.env.act_dim, self.env.is_discrete, config.hidden, config.activation,
             config.ortho_init, config.log_std_init,
@@ -176,8 +183,17 @@ class Trainer:
             "obs": self.obs.cpu(),
             "counters": {"update": self.counters.update, "env_steps": self.counters.env_steps},
             "history": self.history.state_dict(),
-            "net": {"obs_dim": self.env.obs_dim, "act_dim": self.env.act_dim, "discrete": self.env.is_discrete},
+            "net": {"obs_dim": self.env.obs_dim, "act_dim": self.env.act_dim, "discrete": self.env.is_discrete,
+                    **self._action_bounds()},
         }
+
+    def _action_bounds(self) -> dict[str, Tensor]:
+        """A Box action space's bounds, so that a loaded agent clips its actions without making the env."""
+        space = self.env.single_action_space
+        if self.env.is_discrete:
+            return {}
+        return {"action_low": torch.as_tensor(space.low, dtype=torch.float32),
+                "action_high": torch.as_tensor(space.high, dtype=torch.float32)}
 
     def save(self, path: str | Path) -> Path:
         return save_checkpoint(self.state_dict(), path)
@@ -211,31 +227,55 @@ class Trainer:
         progress: bool = True,
         callback: Callable[[int, History], bool | None] | None = None,
         log_dir: str | Path | None = None,
+        keep_checkpoints: int = 0,
+        eval_every: int = 0,
+        eval_episodes: int = 10,
     ) -> History:
         """Train until ``config.total_steps`` (or ``stop_after`` updates in total); return the history.
 
-        ``save_path``: checkpoint written every ``save_every`` updates (0: only at the end) and at the end.
+        ``save_path``: checkpoint written every ``save_every`` updates (0: only at the end), at the end, and at a
+        Ctrl-C/SIGTERM stop (then :class:`~ppo_lite.interrupt.TrainingInterrupted` is raised).
+        ``keep_checkpoints``: also keep the last N periodic checkpoints, as ``STEM_u000123.pt`` beside ``save_path``.
+        ``eval_every``: every K updates, evaluate the deterministic policy on ``eval_episodes`` fresh episodes (the
+        same seeds each time, apart from the training seeds), log it in ``history.evaluations`` and keep the best
+        policy so far as ``STEM_best.pt`` when ``save_path`` is given (Stable-Baselines3's ``EvalCallback``).
         ``callback(update, history)`` runs after each update; returning True stops training.
         ``log_dir``: TensorBoard event files and ``progress.csv`` of every update (:mod:`ppo_lite.runlog`).
         """
+        for name, value in (("save_every", save_every), ("keep_checkpoints", keep_checkpoints), ("eval_every", eval_every)):
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        if not isinstance(eval_episodes, int) or eval_episodes < 1:
+            raise ValueError(f"eval_episodes must be a positive int, got {eval_episodes!r}")
+        if keep_checkpoints and not (save_path and save_every):
+            raise ValueError("keep_checkpoints needs save_path and save_every (when numbered checkpoints are written)")
+        self._keep, self._eval = keep_checkpoints, (eval_every, eval_episodes)
         cfg = self.config
         if save_path is not None and self.comm.is_main:
             self._check_can_save(save_path)
-        run_log = RunLog(log_dir) if log_dir is not None and self.comm.is_main else None
+        # A resumed run's logs may hold updates its checkpoint does not (a crash after them): the log drops them.
+        resumed_at = (self.counters.update, self.counters.env_steps) if self.counters.update else None
+        run_log = RunLog(log_dir, resumed_at=resumed_at) if log_dir is not None and self.comm.is_main else None
+        # Under torchrun SIGTERM keeps its default: it is how torchrun ends the ranks of a job one of which failed.
+        stop = StopOnSignal(announce=self.comm.is_main, signals=StopOnSignal.SIGNALS if self.comm.world_size == 1
+                            else ("SIGINT",))
+        last = cfg.num_updates if stop_after is None else min(cfg.num_updates, stop_after)
         try:
-            with torch_threads(cfg.num_threads):
-                self._train_loop(save_path, save_every, stop_after, progress, callback, run_log)
+            with torch_threads(cfg.num_threads), stop:
+                self._train_loop(save_path, save_every, last, progress, callback, run_log, stop)
         finally:
             if run_log is not None:
                 run_log.close()
+        if stop.signal_name is not None and self.counters.update < last:
+            raise TrainingInterrupted(stop.signal_name, self.counters.update, last, self.counters.env_steps,
+                                      Path(save_path) if save_path is not None else None, self.history)
         return self.history
 
     def _train_loop(
-        self, save_path: str | Path | None, save_every: int, stop_after: int | None, progress: bool,
-        callback: Callable[[int, History], bool | None] | None, run_log: RunLog | None,
+        self, save_path: str | Path | None, save_every: int, last: int, progress: bool,
+        callback: Callable[[int, History], bool | None] | None, run_log: RunLog | None, stop: StopOnSignal,
     ) -> None:
         cfg = self.config
-        last = cfg.num_updates if stop_after is None else min(cfg.num_updates, stop_after)
         bar = progress_bar(progress and self.comm.is_main, total=last, initial=self.counters.update, desc=f"{cfg.env_id} {cfg.objective}")
         while self.counters.update < last:
             t0 = time.perf_counter()
@@ -248,24 +288,57 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(ret=f"{self.history.mean_return():.1f}", refresh=False)
             if save_path is not None and save_every and k % save_every == 0 and self.comm.is_main:
-                self.save(save_path)
+                self._save_periodic(save_path)
+            if self._eval[0] and (k % self._eval[0] == 0 or k == last) and self.comm.is_main:
+                self._evaluate_and_keep_best(save_path)
             if callback is not None and callback(k, self.history):
+                break
+            if self._agreed(stop.signal_name is not None):
                 break
         if bar is not None:
             bar.close()
         if save_path is not None and self.comm.is_main:
             self.save(save_path)
 
+    def _save_periodic(self, save_path: str | Path) -> None:
+        """The checkpoint under its fixed name, and with ``keep_checkpoints`` a numbered copy (the oldest beyond
+        the last N deleted)."""
+        state = self.state_dict()
+        save_checkpoint(state, save_path)
+        if not self._keep:
+            return
+        path = Path(save_path)
+        save_checkpoint(state, path.with_name(f"{path.stem}_u{self.counters.update:06d}{path.suffix}"))
+        numbered = sorted(path.parent.glob(f"{glob_escape(path.stem)}_u[0-9][0-9][0-9][0-9][0-9][0-9]{path.suffix}"))
+        for old in numbered[:-self._keep]:
+            old.unlink()
+
+    def _evaluate_and_keep_best(self, save_path: str | Path | None) -> None:
+        from .agent import Agent
+        from .evaluation import evaluate
+
+        episodes = self._eval[1]
+        returns = evaluate(Agent.from_trainer(self), episodes=episodes, seed=EVAL_SEED + self.config.seed,
+                           device=str(self.device), backend=self.config.backend)
+        mean = sum(returns) / episodes
+        std = (sum((r - mean) ** 2 for r in returns) / episodes) ** 0.5
+        best = max(self.history.evaluations.get("return_mean", [float("-inf")]))
+        self.history.log_evaluation(update=self.counters.update, env_steps=self.counters.env_steps, return_mean=mean,
+                                    return_std=std)
+        if save_path is not None and mean > best:
+            path = Path(save_path)
+            save_checkpoint(self.state_dict(), path.with_name(f"{path.stem}_best{path.suffix}"))
+
+    def _agreed(self, flag: bool) -> bool:
+        """``flag`` on any process -> True on every process (a signal may reach one rank of a torchrun job only)."""
+        if self.comm.world_size == 1:
+            return flag
+        return bool(self.comm.all_reduce_min(torch.tensor([0.0 if flag else 1.0], device=self.device))[0] == 0)
+
     def _check_can_save(self, path: str | Path) -> None:
         """Before any training: refuse a checkpoint path that cannot be written, and say up front when the
         checkpoint will not hold the environments' state (it still holds everything else)."""
-        folder = Path(path).resolve().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"cannot write checkpoints to {str(path)!r}: {exc}") from None
-        if Path(path).is_dir() or not os.access(folder, os.W_OK):
-            raise ValueError(f"cannot write checkpoints to {str(path)!r}: it is a folder, or {str(folder)!r} is not writable")
+        check_writable(path)
         reason = self.env.snapshot_unsupported()
         if reason is not None:
             print(f"note: {reason}; the checkpoint will hold everything else (weights, optimizer, normalizers, "
@@ -283,9 +356,12 @@ class Trainer:
         self.optimizer.lr = lr
 
         with self._phase("rollout"):
-            rollout, self.obs = collect_rollout(
-                self.env, self.agent, self.obs, cfg.num_steps, self.obs_norm, self.reward_scaler, self.generator
-            )
+            try:
+                rollout, self.obs = collect_rollout(
+                    self.env, self.agent, self.obs, cfg.num_steps, self.obs_norm, self.reward_scaler, self.generator
+                )
+            except ValueError as exc:  # an env's refusal (a non-finite observation, a bad action): say when
+                raise ValueError(f"update {k + 1}, rollout: {exc}") from None
         with self._phase("gae"):
             advantages, returns = compute_advantages(rollout, self.agent, cfg.gamma, cfg.gae_lambda)
         batch = flatten_rollout(rollout, advantages, returns)
@@ -344,7 +420,7 @@ class Trainer:
 
 
 def train(
-    config: PPOConfig,
+    config: "PPOConfig | Any" = None,
     *,
     save_path: str | Path | None = None,
     save_every: int = 0,
@@ -357,11 +433,23 @@ def train(
 ) -> History:
     """Train PPO (or one of its ablations, ``config.objective``) and return the per-update :class:`History`.
 
-    ``resume_from``: continue a checkpoint written by an earlier run with the same config.
+    ``config``: a :class:`PPOConfig`, or an env (a gymnasium id, ``"module:Name"``, a ``gymnasium.Env`` subclass or
+    a factory: ``PPOConfig.for_env(env)``'s defaults); ``None`` with ``resume_from`` continues the checkpoint's run
+    with its own settings.
+    ``resume_from``: continue a checkpoint written by an earlier run (a config given must match its env, network,
+    number of envs and objective; its other settings, ``total_steps`` included, apply from the next update).
+    ``save_path``: checkpoint written at the end, every ``save_every`` updates, and when Ctrl-C or SIGTERM stops
+    the run at an update boundary (:mod:`ppo_lite.interrupt`; then :class:`TrainingInterrupted` is raised).
     ``log_dir``: write TensorBoard event files and ``progress.csv`` there (:mod:`ppo_lite.runlog`).
     ``comm``: how this process reaches the others of a ``torchrun`` job (:mod:`ppo_lite.distributed`);
     ``None`` trains in this process alone.
     """
+    if config is None:
+        if resume_from is None:
+            raise ValueError("train() needs a config (or an env), or resume_from= a checkpoint to continue")
+        config = PPOConfig.from_dict(load_checkpoint(resume_from)["config"])
+    elif not isinstance(config, PPOConfig):
+        config = PPOConfig.for_env(config)
     trainer = Trainer(config, resume_from=resume_from, comm=comm)
     try:
         return trainer.run(save_path=save_path, save_every=save_every, stop_after=stop_after, progress=progress,

@@ -316,7 +316,7 @@ def probe_update(snap: AgentSnapshot, settings: Sequence[Mapping[str, Any]], see
         raise ValueError("settings is empty: give at least one {field: value} dict (e.g. {'lr': 1e-3})")
     cfg = snap.config
     device = resolve_device(cfg.device)
-    env = make_env(cfg.env_id, cfg.num_envs, device, cfg.backend, cfg.validate_actions)
+    env = make_env(cfg.env_id, cfg.num_envs, device, cfg.backend, cfg.validate_actions, **cfg.env_kwargs)
     try:
         generator = torch.Generator(device=device).manual_seed(seed)
         scaler = copy.deepcopy(snap.reward_scaler)

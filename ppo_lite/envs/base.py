@@ -130,8 +130,10 @@ _EXTRAS = {"gymnasium.envs.box2d": "box2d", "gymnasium.envs.mujoco": "mujoco"}
 def make_gymnasium_env(env_id: str, **kwargs: Any) -> gym.Env:
     """``gymnasium.make(env_id, **kwargs)``, with a one-line ``ValueError`` naming the package to install when the
     env needs an optional dependency that is missing (Box2D's pygame and box2d, MuJoCo), instead of a traceback."""
+    from .spec import gym_spec
+
     try:
-        return gym.make(env_id, **kwargs)
+        return gym.make(gym_spec(env_id), **kwargs)
     except (gym.error.DependencyNotInstalled, ImportError) as exc:
         raise ValueError(missing_dependency_message(env_id, exc)) from None
 
@@ -143,4 +145,10 @@ def missing_dependency_message(env_id: str, exc: BaseException) -> str:
     how = (f'pip install "gymnasium[{extra}]" (ppo_lite\'s requirements.txt installs it)' if extra
            else "install the package it names")
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    base, _, version = env_id.rpartition("-v")
+    newer = sorted((k for k in gym.registry if k.rpartition("-v")[0] == base and k.rpartition("-v")[2].isdigit()
+                    and version.isdigit() and int(k.rpartition("-v")[2]) > int(version)),
+                   key=lambda k: int(k.rpartition("-v")[2]))
+    if newer:  # HalfCheetah-v3 needs mujoco-py, which nobody should install: the current version is the fix
+        return f"{env_id} is an old version that needs a retired package ({first_line}); use {newer[-1]!r}"
     return f"{env_id} needs an optional package that is not installed ({first_line}); {how}"

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from .base import VecEnv, check_action_values, check_actions, check_spaces, missing_dependency_message
+from .spec import gym_spec
 
 
 class GymVecEnv(VecEnv):
@@ -30,7 +31,7 @@ class GymVecEnv(VecEnv):
         self.validate_actions = True if validate_actions is None else bool(validate_actions)
         try:
             self.env = gym.make_vec(
-                env_id,
+                gym_spec(env_id),
                 num_envs=num_envs,
                 vectorization_mode="sync",
                 vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
@@ -54,6 +55,8 @@ class GymVecEnv(VecEnv):
 
     def reset(self, seed: int | None = None) -> Tensor:
         obs, _ = self.env.reset(seed=seed)
+        if self.validate_actions:
+            _check_finite_obs(self.env_id, obs, "reset")
         self._ep_return[:] = 0.0
         self._ep_length[:] = 0
         return self._tensor(obs, torch.float32)
@@ -64,6 +67,8 @@ class GymVecEnv(VecEnv):
             check_action_values(self, actions)
         act = actions.detach().cpu().numpy()
         obs, reward, terminated, truncated, info = self.env.step(act)
+        if self.validate_actions:  # the host has the arrays anyway: blame a broken env, not the next action
+            _check_finite_obs(self.env_id, obs, "step")
         done = np.logical_or(terminated, truncated)
         self._ep_return += reward
         self._ep_length += 1
@@ -160,3 +165,11 @@ def _time_limit_steps(env: gym.Env) -> int:
             return int(env._elapsed_steps)
         env = env.env
     return -1
+
+
+def _check_finite_obs(env_id: str, obs: np.ndarray, where: str) -> None:
+    obs = np.asarray(obs)
+    if obs.dtype.kind == "f" and not np.isfinite(obs).all():
+        i, j = (int(k) for k in np.argwhere(~np.isfinite(obs))[0])
+        raise ValueError(f"{env_id}: {where}() returned a non-finite observation ({obs[i, j]} at env {i}, dim {j}); "
+                         "the env is broken, not the policy: check its dynamics or its reward/obs scaling")

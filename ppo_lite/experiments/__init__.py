@@ -119,12 +119,13 @@ def cpu_name() -> str:
 #: PPOConfig fields added after cell logs were written, each with the value that reproduces the behaviour from
 #: before it existed. A stored protocol without the field matches a protocol that has it at this value, so adding
 #: a switch to the library does not invalidate every logged run; any other value is a different protocol.
-NEUTRAL_NEW_FIELDS: dict[str, Any] = {"anneal_clip_eps": False, "num_threads": 1}  # every sweep runs at one thread
+NEUTRAL_NEW_FIELDS: dict[str, Any] = {"anneal_clip_eps": False, "num_threads": 1, "env_kwargs": {}}  # every sweep runs at one thread
 
 
 def config_record(config: Any) -> dict[str, Any]:
-    """A :class:`~ppo_lite.config.PPOConfig` as a results file records it: its fields, less the free-form ``extra``."""
-    return {k: v for k, v in config.to_dict().items() if k != "extra"}
+    """A :class:`~ppo_lite.config.PPOConfig` as a results file records it: its fields, less the free-form ``extra``
+    (and ``env_kwargs`` when empty: no experiment sets it, and the files written before it existed stay the same)."""
+    return {k: v for k, v in config.to_dict().items() if k != "extra" and not (k == "env_kwargs" and not v)}
 
 
 def same_protocol(stored: Any, wanted: Any) -> bool:

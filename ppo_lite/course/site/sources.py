@@ -98,13 +98,15 @@ def _section(lines: list[str], heading: str) -> list[str]:
 
 def readme_parts(readme: str) -> dict[str, str]:
     """The parts of README.md the front page shows: ``title`` (the first heading), ``intro`` (everything up to the
-    first "## " section: the opening paragraph and the commands) and ``course`` (the "## The course" section)."""
+    first "## " section, the opening paragraph, then the "## Start here" section's commands when there is one) and
+    ``course`` (the "## The course" section)."""
     lines = readme.splitlines()
     if not lines or not lines[0].startswith("# "):
         raise ValueError(f"README.md must open with a '# ' title, not {lines[:1]}")
     first_section = next((i for i, line in enumerate(lines) if line.startswith("## ")), len(lines))
-    return {"title": lines[0][2:].strip(), "intro": "\n".join(lines[1:first_section]).strip(),
-            "course": "\n".join(_section(lines, "## The course")).strip()}
+    start_here = _section(lines, "## Start here") if any(line.strip() == "## Start here" for line in lines) else []
+    intro = "\n".join(lines[1:first_section] + [""] + list(start_here)).strip()
+    return {"title": lines[0][2:].strip(), "intro": intro, "course": "\n".join(_section(lines, "## The course")).strip()}
 
 
 def _cells(row: str) -> list[str]:
