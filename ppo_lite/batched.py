@@ -49,7 +49,7 @@ import time
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -472,6 +472,51 @@ class BatchedTrainer:
         if bar is not None:
             bar.close()
         return self.histories
+
+    # -- one agent's learnt state, out and in ----------------------------------------------------------------------
+    def agent_state(self, k: int) -> dict[str, Any]:
+        """Agent ``k``'s learnt state, copied: its weights (the flat parameter row), Adam's moments and step count,
+        its observation and reward statistics. What :meth:`load_agent_states` takes back, here or in another batch
+        of the same task and network (notebook 10 continues agents under other settings this way)."""
+        K = self.config.num_agents
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < K:
+            raise ValueError(f"agent_state: k={k!r} is not an agent of the batch (0..{K - 1})")
+        obs, rew = self.obs_norm.rms, self.reward_scaler.rms
+        return {
+            "params": self.net.flat[k].detach().clone(), "step": int(self.optimizer.step_count),
+            "exp_avg": self.optimizer.exp_avg[k].clone(), "exp_avg_sq": self.optimizer.exp_avg_sq[k].clone(),
+            "obs_mean": obs.mean[k, 0].clone(), "obs_var": obs.var[k, 0].clone(), "obs_count": obs.count,
+            "reward_mean": rew.mean[k].clone(), "reward_var": rew.var[k].clone(), "reward_count": rew.count,
+        }
+
+    def load_agent_states(self, states: Sequence[dict[str, Any]]) -> None:
+        """Agent j continues ``states[j]`` (:meth:`agent_state`'s layout): weights, Adam moments, observation and
+        reward statistics. The batch keeps one Adam step count and one statistics count, so it takes the largest of
+        the states' (equal when they come from one batch); the discounted returns the reward scaler tracks start at
+        0, as a fresh episode's. Call it before the first update."""
+        K = self.config.num_agents
+        if len(states) != K:
+            raise ValueError(f"load_agent_states: {len(states)} states for {K} agents")
+        P = self.net.flat.shape[1]
+        for j, state in enumerate(states):
+            if state["params"].shape != (P,):
+                raise ValueError(f"load_agent_states: states[{j}] holds {tuple(state['params'].shape)} parameters, "
+                                 f"this batch's network {P}: not the same network")
+        dev = self.device
+        with torch.no_grad():  # the layers are views of flat: one copy per agent moves every weight
+            self.net.flat.copy_(torch.stack([s["params"] for s in states]).to(dev))
+            self.optimizer.exp_avg.copy_(torch.stack([s["exp_avg"] for s in states]).to(dev))
+            self.optimizer.exp_avg_sq.copy_(torch.stack([s["exp_avg_sq"] for s in states]).to(dev))
+        self.optimizer.step_count = max(int(s["step"]) for s in states)
+        stacked = {key: torch.stack([torch.as_tensor(s[key]) for s in states]).to(dev)
+                   for key in ("obs_mean", "obs_var", "reward_mean", "reward_var")}
+        self.obs_norm.load_state_dict({"mean": stacked["obs_mean"][:, None], "var": stacked["obs_var"][:, None],
+                                       "count": max(s["obs_count"] for s in states)})
+        self.reward_scaler.load_state_dict({
+            "rms": {"mean": stacked["reward_mean"].reshape(K), "var": stacked["reward_var"].reshape(K),
+                    "count": max(s["reward_count"] for s in states)},
+            "returns": torch.zeros_like(self.reward_scaler.discounted_return),
+        })
 
     def _advantages(self, rollout: Rollout) -> tuple[Tensor, Tensor]:
         """GAE per agent and value targets, in the rollout's (T, K·N) layout."""

@@ -321,3 +321,26 @@ def test_evaluate_agents_scores_each_agent_as_its_own_single_network_would():
             total += reward
         torch.testing.assert_close(torch.tensor(scores[k]), total[k * E:(k + 1) * E], rtol=1e-4, atol=1e-3)
     assert scores[0] != scores[1]  # different agents, different scores
+
+
+def test_agent_states_move_between_batches_whole():
+    """load_agent_states(agent_state(k)): every piece of an agent's learnt state arrives, and a refused network
+    shape names the mismatch (issue 27: nothing reaches into a trainer from outside)."""
+    base = PPOConfig.for_env("Acrobot-v1", norm_obs=True, scale_reward=True, num_envs=2, num_steps=16, update_epochs=2,
+                             total_steps=2 * 16 * 6, device="cpu")
+    parent = BatchedTrainer(BatchedConfig(base, seeds=[0, 1, 2]))
+    for _ in range(3):
+        parent.run_update()
+    child = BatchedTrainer(BatchedConfig(base, seeds=[7, 8]))
+    child.load_agent_states([parent.agent_state(2), parent.agent_state(0)])
+    for j, k in enumerate((2, 0)):
+        got, want = child.agent_state(j), parent.agent_state(k)
+        for key in want:
+            assert torch.equal(torch.as_tensor(got[key]), torch.as_tensor(want[key])), key
+    assert child.optimizer.step_count == parent.optimizer.step_count > 0
+    assert not torch.equal(child.agent_state(0)["params"], BatchedTrainer(BatchedConfig(base, seeds=[7, 8])).agent_state(0)["params"])
+    other = BatchedTrainer(BatchedConfig(base.replace(hidden=(8,)), seeds=[0]))
+    with pytest.raises(ValueError, match="not the same network"):
+        other.load_agent_states([parent.agent_state(0)])
+    with pytest.raises(ValueError, match="2 states for 1 agents"):
+        other.load_agent_states([parent.agent_state(0)] * 2)

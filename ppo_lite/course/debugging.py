@@ -209,21 +209,8 @@ def fork(trainer: BatchedTrainer, config: BatchedConfig, parents: Sequence[int])
         if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < K:
             raise ValueError(f"fork: parents[{j}]={p!r} is not an agent of the parent batch (0..{K - 1})")
     new = BatchedTrainer(config)
-    rows = torch.tensor(list(parents), device=trainer.device)
-    with torch.no_grad():
-        new.net.flat.copy_(trainer.net.flat[rows])  # the layers are views of flat: one copy moves every weight
-        new.optimizer.exp_avg.copy_(trainer.optimizer.exp_avg[rows])
-        new.optimizer.exp_avg_sq.copy_(trainer.optimizer.exp_avg_sq[rows])
-    new.optimizer.step_count = trainer.optimizer.step_count
-    rms = trainer.obs_norm.rms
-    new.obs_norm.load_state_dict({"mean": rms.mean[rows], "var": rms.var[rows], "count": rms.count})
-    rs = trainer.reward_scaler.rms
-    new.reward_scaler.load_state_dict({
-        "rms": {"mean": rs.mean[rows], "var": rs.var[rows], "count": rs.count},
-        "returns": torch.zeros_like(new.reward_scaler.discounted_return),
-    })
+    new.load_agent_states([trainer.agent_state(p) for p in parents])
     return new
-
 
 
 def from_snapshots(snapshots: Sequence["AgentSnapshot"], config: BatchedConfig) -> BatchedTrainer:
@@ -245,20 +232,13 @@ def from_snapshots(snapshots: Sequence["AgentSnapshot"], config: BatchedConfig) 
         if snap.optimizer_state is None:
             raise ValueError(f"from_snapshots: snapshots[{j}] has no Adam state to carry over")
     new = BatchedTrainer(config)
-    with torch.no_grad():
-        for j, snap in enumerate(snapshots):
-            new.net.flat[j].copy_(parameters_to_vector(snap.agent.parameters()))
-            new.optimizer.exp_avg[j].copy_(snap.optimizer_state["exp_avg"])
-            new.optimizer.exp_avg_sq[j].copy_(snap.optimizer_state["exp_avg_sq"])
-    new.optimizer.step_count = max(int(s.optimizer_state["step"]) for s in snapshots)
-    obs = [s.obs_norm.rms for s in snapshots]
-    new.obs_norm.load_state_dict({"mean": torch.stack([r.mean for r in obs])[:, None], "var": torch.stack([r.var for r in obs])[:, None],
-                                  "count": max(r.count for r in obs)})
-    rew = [s.reward_scaler.rms for s in snapshots]
-    new.reward_scaler.load_state_dict({"rms": {"mean": torch.stack([r.mean for r in rew]).reshape(-1),
-                                               "var": torch.stack([r.var for r in rew]).reshape(-1),
-                                               "count": max(r.count for r in rew)},
-                                       "returns": torch.zeros_like(new.reward_scaler.discounted_return)})
+    new.load_agent_states([{
+        "params": parameters_to_vector(snap.agent.parameters()).detach(), "step": int(snap.optimizer_state["step"]),
+        "exp_avg": snap.optimizer_state["exp_avg"], "exp_avg_sq": snap.optimizer_state["exp_avg_sq"],
+        "obs_mean": snap.obs_norm.rms.mean, "obs_var": snap.obs_norm.rms.var, "obs_count": snap.obs_norm.rms.count,
+        "reward_mean": snap.reward_scaler.rms.mean, "reward_var": snap.reward_scaler.rms.var,
+        "reward_count": snap.reward_scaler.rms.count,
+    } for snap in snapshots])
     return new
 
 
@@ -287,15 +267,14 @@ def snapshot(trainer: BatchedTrainer | Trainer, k: int = 0) -> AgentSnapshot:
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < K:
         raise ValueError(f"snapshot: k={k!r} is not an agent of the batch (0..{K - 1})")
     cfg = trainer.config.agent_config(k)
+    state = trainer.agent_state(k)
     obs_norm = ObsNormalizer(trainer.env.obs_dim, cfg.norm_obs, device=trainer.device)
-    rms = trainer.obs_norm.rms
-    obs_norm.load_state_dict({"mean": rms.mean[k, 0], "var": rms.var[k, 0], "count": rms.count})
+    obs_norm.load_state_dict({"mean": state["obs_mean"], "var": state["obs_var"], "count": state["obs_count"]})
     scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.scale_reward, device=trainer.device)
-    rs = trainer.reward_scaler.rms
-    scaler.load_state_dict({"rms": {"mean": rs.mean[k], "var": rs.var[k], "count": rs.count},
+    scaler.load_state_dict({"rms": {"mean": state["reward_mean"], "var": state["reward_var"], "count": state["reward_count"]},
                             "returns": torch.zeros(cfg.num_envs, device=trainer.device)})
-    state = dict(trainer.optimizer.agent_state(k), lr=cfg.lr)
-    return AgentSnapshot(cfg, trainer.net.to_single(k), obs_norm, scaler, state)
+    adam = {"step": state["step"], "exp_avg": state["exp_avg"], "exp_avg_sq": state["exp_avg_sq"], "lr": cfg.lr}
+    return AgentSnapshot(cfg, trainer.net.to_single(k), obs_norm, scaler, adam)
 
 
 def probe_update(snap: AgentSnapshot, settings: Sequence[Mapping[str, Any]], seed: int = 0) -> list[dict[str, float]]:
