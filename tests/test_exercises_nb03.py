@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from ppo_lite.course import trust_region as tr
+from ppo_lite.course import surrogate_study as ss, trpo
 from ppo_lite.course.exercises import nb03
 from ppo_lite.objectives import surrogate_loss
 
@@ -57,8 +57,8 @@ def test_natural_step_checker_passes_every_correct_method():
         return math.sqrt(2 * delta / (g * x).sum().item()) * x
 
     def trpo_cg_step(g, F, fvp, delta):  # TRPO's 10 conjugate-gradient iterations
-        x = tr.conjugate_gradient(fvp, g, iterations=10)
-        return tr.trpo_step_size(g, x, delta) * x
+        x = trpo.conjugate_gradient(fvp, g, iterations=10)
+        return trpo.trpo_step_size(g, x, delta) * x
 
     def shifted_step(g, F, fvp, delta):  # adding a constant to a state's logits changes nothing
         return nb03._reference_natural_step(g, F, fvp, delta) + 3.0
@@ -129,9 +129,9 @@ def test_penalized_climb_reduces_to_the_plain_climb_at_beta_zero():
     """beta = 0 is notebook 03's section 3: the same final J as many_surrogate_steps on the same batches."""
     from ppo_lite.course.tabular import TabularMDP
     mdp = TabularMDP.random(num_states=8, num_actions=4, gamma=0.9, seed=0)
-    theta_old = tr.pretrained_theta(mdp, 5)
+    theta_old = ss.pretrained_theta(mdp, 5)
     out = nb03.penalized_climb_gains(0.0, steps=20)
     for seed in (0, 5):
-        batch = tr.sample_batch(mdp, theta_old, 16, torch.Generator().manual_seed(seed))
-        run = tr.many_surrogate_steps(mdp, theta_old, batch, steps=20, lr=0.5)
+        batch = ss.sample_batch(mdp, theta_old, 16, torch.Generator().manual_seed(seed))
+        run = ss.many_surrogate_steps(mdp, theta_old, batch, steps=20, lr=0.5)
         assert out["gain"][seed].item() == pytest.approx((run["J"][-1] - run["J"][0]).item(), abs=1e-12)

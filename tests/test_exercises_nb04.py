@@ -7,7 +7,7 @@ import torch
 
 from ppo_lite.course.exercises import nb04
 from ppo_lite.kl import kl_k3
-from ppo_lite.course.plots.nb04 import MDP_ARGS
+from ppo_lite.course.kl_constrained import MDP_ARGS
 from ppo_lite.course.tabular import TabularMDP
 
 
@@ -140,7 +140,7 @@ def test_beta_spread_checker_tells_every_update_from_every_batch():
     52: both inside any plausible range, and the checker must still reject the first and name the mistake."""
     from ppo_lite.kl import AdaptiveBeta
     from ppo_lite.course.kl_constrained import ppo_v1_tabular
-    from ppo_lite.course.plots.nb04 import V1_LOOP
+    from ppo_lite.course.kl_constrained import V1_LOOP
 
     def per_batch(mdp, update_every_minibatch):
         run = ppo_v1_tabular(mdp, AdaptiveBeta(target=0.02, init=1.0), **V1_LOOP,

@@ -144,7 +144,7 @@ def test_ppo_v1_tabular_kl_traces_against_the_exact_kl():
 def test_ppo_v1_tabular_one_iteration_by_hand():
     """One iteration, one epoch, from the uniform policy: Adam's first step moves every logit with a nonzero gradient
     by exactly lr (its update is lr * g / |g| at step 1, up to eps), and the gradient of the k3 penalty is 0 there."""
-    from ppo_lite.course.trust_region import sample_batch
+    from ppo_lite.course.surrogate_study import sample_batch
 
     mdp = TabularMDP.random(6, 3, 0.9, seed=2)
     run = kc.ppo_v1_tabular(mdp, DualDescent(target=0.02, init=1.0, lr=20.0), iterations=1, epochs=1, lr=0.1, seed=5)

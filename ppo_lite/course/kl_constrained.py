@@ -1,20 +1,24 @@
 r"""PPO v1, the KL-constrained problem (notebook 04): its closed-form optimum, its dual function, the primal-dual
 loop on a toy problem and on a tabular MDP, and the KL estimators that loop relies on.
 
-Notation as in :mod:`ppo_lite.course.trust_region` (notebook 03): :math:`\pi_{old}` collected the data,
-:math:`\pi_\theta` is the policy being improved, :math:`r = \pi_\theta(a|s)/\pi_{old}(a|s)`.
+Notation as in notebook 00 §4 and :mod:`ppo_lite.course.surrogate_study` (notebook 03): :math:`\pi_{old}` collected
+the data, :math:`\pi_\theta` is the policy being improved, :math:`r_t(\theta) = \pi_\theta(a_t|s_t)/\pi_{old}(a_t|s_t)`;
+δ is the KL bound, η the Lagrange multiplier of the constraint (dual descent), β the adaptive rule's coefficient.
 
 - the toy problem :math:`\max_p \mathbb E_p[A]` s.t. :math:`\mathrm{KL}(p\|q) \le \delta` over categoricals, whose
   solution is :math:`p^* \propto q\, e^{A/\eta^*}` (:func:`tilted_distribution`) with :math:`\eta^*` the root of
   :math:`\mathrm{KL}(p_\eta\|q) = \delta` (:func:`constrained_optimum`), and its dual function
   :math:`g(\eta) = \eta\delta + \eta \log \sum_a q_a e^{A_a/\eta}`, :math:`g'(\eta) = \delta - \mathrm{KL}(p_\eta\|q)`
-  (:func:`dual_function`);
-- the primal-dual loop on it, with either controller of :mod:`ppo_lite.kl` (:func:`penalized_ascent_toy`);
+  (:func:`dual_function`, on the notebook's grid :func:`toy_dual_curve`);
+- the primal-dual loop on it, with either controller of :mod:`ppo_lite.kl` (:func:`penalized_ascent_toy`; the
+  notebook's runs :func:`toy_runs`);
 - the KL estimators :math:`k_1, k_2, k_3` compared (:func:`kl_estimator_study`);
-- the PPO v1 loop on a tabular MDP (:func:`ppo_v1_tabular`), on the sampled batches of
-  :func:`ppo_lite.course.trust_region.sample_batch`.
+- the PPO v1 loop on a tabular MDP (:func:`ppo_v1_tabular`; the notebook's two controllers :func:`ppo_v1_runs`), on
+  the sampled batches of :func:`ppo_lite.course.surrogate_study.sample_batch`.
 
-Nothing here imports matplotlib; the figures are in ``ppo_lite.course.plots.nb04``.
+The notebook's settings are the constants below (``TOY_A``, ``MDP_ARGS``, ``V1_LOOP``, ...), shared with
+``ppo_lite.course.plots.nb04.save_key_figures`` so that its PNGs are the notebook's figures. Nothing here imports
+matplotlib; the figures are in ``ppo_lite.course.plots.nb04``.
 """
 from __future__ import annotations
 
@@ -26,10 +30,22 @@ from torch import Tensor
 
 from ..kl import AdaptiveBeta, DualDescent, kl_k1, kl_k2, kl_k3
 from ..objectives import kl_penalty_loss
+from ._checks import check_count, check_positive, check_thetas
+from .surrogate_study import sample_batch, state_kl
 from .tabular import TabularMDP
-from .trust_region import check_count, check_positive, check_thetas, sample_batch, state_kl
 
 __all__ = [
+    "TOY_A",
+    "TOY_Q",
+    "TOY_DELTA",
+    "TOY_LOOP",
+    "TOY_ETA",
+    "MDP_ARGS",
+    "V1_DELTA",
+    "V1_LOOP",
+    "V1_ETA",
+    "V1_BETA_INIT",
+    "KL_SHIFTS",
     "kl_categorical",
     "tilted_distribution",
     "ConstrainedOptimum",
@@ -38,7 +54,32 @@ __all__ = [
     "penalized_ascent_toy",
     "kl_estimator_study",
     "ppo_v1_tabular",
+    "toy_problem",
+    "toy_runs",
+    "toy_dual_curve",
+    "ppo_v1_runs",
 ]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Notebook 04's settings (its cells and ppo_lite.course.plots.nb04.save_key_figures read them)
+# ---------------------------------------------------------------------------------------------------------------
+#: The toy problem: advantages A_a and reference distribution q over 5 actions, the KL bound delta.
+TOY_A = [1.0, 0.5, 0.0, -0.5, -1.0]
+TOY_Q = [0.1, 0.15, 0.3, 0.3, 0.15]
+TOY_DELTA = 0.1
+#: The toy's primal-dual loop (:func:`penalized_ascent_toy`) and its dual-descent controller (eta_0, alpha_eta).
+TOY_LOOP = dict(outer_steps=60, inner_steps=5, inner_lr=1.0)
+TOY_ETA = dict(init=0.2, lr=1.0)
+#: The tabular MDP of section 3 (the MDP of notebook 03).
+MDP_ARGS = dict(num_states=8, num_actions=4, gamma=0.9, seed=0)
+#: PPO v1 on it (:func:`ppo_v1_tabular`): the KL bound delta, the loop, dual descent's eta_0 and alpha_eta, adaptive
+#: beta's beta_0.
+V1_DELTA = 0.02
+V1_LOOP = dict(iterations=30, episodes_per_batch=16, epochs=10, lr=0.1, seed=0)
+V1_ETA = dict(init=1.0, lr=20.0)
+V1_BETA_INIT = 1.0
+#: Shifts m of the KL-estimator study (:func:`kl_estimator_study`).
+KL_SHIFTS = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -396,3 +437,40 @@ def ppo_v1_tabular(
         rows["coef"].append(float(controller.coef))
     rows["J"].append(mdp.objective(theta.detach()).item())
     return {k: torch.tensor(v, dtype=torch.float64) for k, v in rows.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Notebook 04's runs (its cells and ppo_lite.course.plots.nb04.save_key_figures call them)
+# ---------------------------------------------------------------------------------------------------------------
+def toy_problem() -> tuple[Tensor, Tensor, float]:
+    """The toy problem of notebook 04 as float64 tensors: ``(A, q, delta)`` from ``TOY_A``, ``TOY_Q``, ``TOY_DELTA``."""
+    return torch.tensor(TOY_A, dtype=torch.float64), torch.tensor(TOY_Q, dtype=torch.float64), TOY_DELTA
+
+
+def toy_runs() -> tuple[ConstrainedOptimum, dict[str, Tensor], dict[str, Tensor]]:
+    """The toy's closed-form optimum (:func:`constrained_optimum`) and its primal-dual loop
+    (:func:`penalized_ascent_toy`) with dual descent (``TOY_ETA``) and with adaptive β (β₀ = η₀), settings ``TOY_*``."""
+    a, q, delta = toy_problem()
+    opt = constrained_optimum(a, q, delta)
+    dual = penalized_ascent_toy(a, q, DualDescent(target=delta, **TOY_ETA), **TOY_LOOP)
+    beta = penalized_ascent_toy(a, q, AdaptiveBeta(target=delta, init=TOY_ETA["init"]), **TOY_LOOP)
+    return opt, dual, beta
+
+
+def toy_dual_curve() -> tuple[Tensor, Tensor]:
+    r"""The toy's dual function :math:`g(\eta)` (:func:`dual_function`) on the grid η = 0.10, 0.11, ..., 6.00 (exact
+    grid points k/100): ``(eta, g)``, what notebook 04's figure of the dual draws."""
+    a, q, delta = toy_problem()
+    eta = torch.arange(10, 601, dtype=torch.float64) / 100
+    return eta, dual_function(eta, a, q, delta)
+
+
+def ppo_v1_runs(mdp: TabularMDP, theta_init: Tensor | None = None) -> dict[str, dict[str, Tensor]]:
+    """PPO v1 on ``mdp`` (:func:`ppo_v1_tabular`, settings ``V1_*``) with each controller: ``"dual descent"``
+    (:class:`~ppo_lite.kl.DualDescent`, ``V1_ETA``) and ``"adaptive beta"`` (:class:`~ppo_lite.kl.AdaptiveBeta`,
+    ``V1_BETA_INIT``)."""
+    return {
+        "dual descent": ppo_v1_tabular(mdp, DualDescent(target=V1_DELTA, **V1_ETA), theta_init=theta_init, **V1_LOOP),
+        "adaptive beta": ppo_v1_tabular(mdp, AdaptiveBeta(target=V1_DELTA, init=V1_BETA_INIT), theta_init=theta_init,
+                                        **V1_LOOP),
+    }

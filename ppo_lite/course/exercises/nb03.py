@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .. import trust_region as tr
+from .. import surrogate_study as ss, trpo
 from ..tabular import TabularMDP
 from ._check import CheckResult, check
 
@@ -123,10 +123,10 @@ SMALLEST_FMIN = 1.6e-4
 
 def _reference_natural_step(g: Tensor, F: Tensor, fvp: Callable[[Tensor], Tensor], delta: float) -> Tensor:
     r"""TRPO's full step :math:`\Delta = \sqrt{2\delta / g^\top F^{+} g}\; F^{+} g` (shape of g), with the solve done
-    by conjugate gradient on ``fvp`` (:func:`ppo_lite.course.trust_region.conjugate_gradient`; F is singular, so no plain
+    by conjugate gradient on ``fvp`` (:func:`ppo_lite.course.trpo.conjugate_gradient`; F is singular, so no plain
     ``solve``). Notebook 03."""
-    x = tr.conjugate_gradient(fvp, g, iterations=4 * g.numel(), tolerance=1e-12)
-    return tr.trpo_step_size(g, x, delta) * x
+    x = trpo.conjugate_gradient(fvp, g, iterations=4 * g.numel(), tolerance=1e-12)
+    return trpo.trpo_step_size(g, x, delta) * x
 
 
 def _pinv_direction(g: Tensor, F: Tensor) -> Tensor:
@@ -153,8 +153,8 @@ def _natural_step_problem(gen: torch.Generator) -> tuple[TabularMDP, Tensor, dic
     delta = float(10 ** (-4 + torch.rand((), generator=gen, dtype=torch.float64).item()))  # log-uniform in [1e-4, 1e-3]
     inputs = {
         "g": mdp.exact_policy_gradient(theta_old),
-        "F": tr.fisher_matrix(mdp, theta_old),
-        "fvp": lambda v: tr.fisher_vector_product(mdp, theta_old, v),
+        "F": trpo.fisher_matrix(mdp, theta_old),
+        "fvp": lambda v: trpo.fisher_vector_product(mdp, theta_old, v),
         "delta": delta,
     }
     return mdp, theta_old, inputs
@@ -210,7 +210,7 @@ def check_natural_step(fn: Callable[..., Tensor], trials: int = 20, seed: int = 
             return CheckResult(False, f"{name}: the step has non-finite entries on trial {trial} ({shape}); is F singular in your solve?")
         natural = _pinv_direction(g, F)
         cosine = _fisher_cosine(F, step, natural)
-        kl_ratio = tr.mean_kl(mdp, theta_old, theta_old + step).item() / delta
+        kl_ratio = ss.mean_kl(mdp, theta_old, theta_old + step).item() / delta
         if cosine >= DIRECTION_MIN_COSINE and abs(kl_ratio - 1) <= KL_TOLERANCE:
             continue
         eigenvalues = torch.linalg.eigvalsh(F)
@@ -247,21 +247,21 @@ def penalized_climb_gains(beta: float, steps: int = 300, lr: float = 0.5) -> dic
     if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
     mdp = TabularMDP.random(num_states=8, num_actions=4, gamma=0.9, seed=0)
-    theta_old = tr.pretrained_theta(mdp, 5)
+    theta_old = ss.pretrained_theta(mdp, 5)
     j_old = mdp.objective(theta_old).item()
-    weights = tr.state_weights(mdp, theta_old)  # rho_old once: mean_kl would recompute it at every step
+    weights = ss.state_weights(mdp, theta_old)  # rho_old once: mean_kl would recompute it at every step
     gains, kls = [], []
     for seed in range(8):
-        batch = tr.sample_batch(mdp, theta_old, 16, torch.Generator().manual_seed(seed))
+        batch = ss.sample_batch(mdp, theta_old, 16, torch.Generator().manual_seed(seed))
         theta = theta_old.clone().requires_grad_(True)
         for _ in range(steps):
-            objective = tr.sampled_surrogate(batch, theta) - beta * (weights * tr.state_kl(mdp, theta_old, theta)).sum()
+            objective = ss.sampled_surrogate(batch, theta) - beta * (weights * ss.state_kl(mdp, theta_old, theta)).sum()
             (grad,) = torch.autograd.grad(objective, theta)
             with torch.no_grad():
                 theta += lr * grad
         with torch.no_grad():
             gains.append(mdp.objective(theta).item() - j_old)
-            kls.append(tr.mean_kl(mdp, theta_old, theta).item())
+            kls.append(ss.mean_kl(mdp, theta_old, theta).item())
     return {"gain": torch.tensor(gains, dtype=torch.float64), "kl": torch.tensor(kls, dtype=torch.float64)}
 
 

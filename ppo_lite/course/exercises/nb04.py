@@ -16,7 +16,7 @@ from torch import Tensor
 from ...kl import AdaptiveBeta
 from ..kl_constrained import ppo_v1_tabular
 from ..tabular import TabularMDP
-from ..trust_region import sample_batch
+from ..surrogate_study import sample_batch
 from ._check import CheckResult, check
 
 __all__ = [

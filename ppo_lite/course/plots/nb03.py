@@ -1,7 +1,8 @@
 """Figures of notebook 03 (reusing samples: importance weights, the surrogate, its KL bound, the trust region).
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.course.trust_region` and returns a matplotlib Figure;
-:func:`save_key_figures` recomputes the notebook's experiments (same seeds and settings) and writes the PNGs.
+Each ``plot_*`` draws results computed by :mod:`ppo_lite.course.surrogate_study` and :mod:`ppo_lite.course.trpo`
+(which also hold the notebook's settings) and returns a matplotlib Figure; :func:`save_key_figures` asks those modules
+for the notebook's experiments (same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations
 
@@ -11,19 +12,10 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from .. import trust_region as tr
+from .. import surrogate_study as ss
+from .. import trpo
 from ..tabular import TabularMDP
 from . import save_figures
-
-# The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
-IS_SHIFTS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
-MDP_ARGS = dict(num_states=8, num_actions=4, gamma=0.9, seed=0)
-PRETRAIN_STEPS = 5
-STUDY = dict(seeds=list(range(8)), episodes=16, steps=300, lr=0.5)
-DELTAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
-BOUND_SCALES = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
-EXACT_CLIMB = dict(steps=300, lr=0.5)
-TRPO_DELTAS = [0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001, 0.00001]
 
 
 def plot_importance_sampling(study: dict[str, torch.Tensor]) -> Figure:
@@ -64,7 +56,7 @@ def plot_many_steps(traces: list[dict[str, torch.Tensor]], highlight: int = 0) -
     ax2.axhline(0.0, color="k", lw=0.8)
     ax2.set_xscale("symlog", linthresh=1e-3)
     ax2.set_xlim(left=0.0)
-    ax2.set_xlabel(r"mean KL$(\pi_{old}\|\pi_\theta)$ over $d_{old}$ (nats)")
+    ax2.set_xlabel(r"mean KL$(\pi_{old}\|\pi_\theta)$ over $\bar\rho_{old}$ (nats)")
     ax2.set_ylabel(r"true gain $J(\theta)-J(\theta_{old})$ (reward units)")
     ax2.set_title("every path: gain first, collapse later")
     ax2.legend(fontsize=7, ncol=2)
@@ -86,7 +78,7 @@ def plot_two_mechanisms(exact_run: dict[str, torch.Tensor], traces: list[dict[st
         ax.axhline(0.0, color="k", lw=0.8)
         ax.set_xscale("symlog", linthresh=1e-2)
         ax.set_xlim(left=0.0)
-        ax.set_xlabel(r"mean KL$(\pi_{old}\|\pi_\theta)$ over $d_{old}$ (nats)")
+        ax.set_xlabel(r"mean KL$(\pi_{old}\|\pi_\theta)$ over $\bar\rho_{old}$ (nats)")
     ax1.set_ylabel("error (reward units)")
     ax1.set_title(r"(b) model error $J-L_{old}$: small")
     ax2.set_title(r"(a) the batch's drift $(\hat L - L_{old})$, from its value at $\theta_{old}$")
@@ -158,7 +150,7 @@ def plot_kl_bound(rows: list[dict[str, float]], scales: list[float]) -> Figure:
 
 def plot_trust_region(gains: torch.Tensor, deltas: list[float]) -> Figure:
     """True gain after early stopping at mean KL = delta (the crossing step cut to land on delta), every batch and
-    the mean, vs delta (:func:`ppo_lite.course.trust_region.early_stopping_climbs`)."""
+    the mean, vs delta (:func:`ppo_lite.course.surrogate_study.early_stopping_climbs`)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for j in range(gains.shape[1]):
         ax.plot(deltas, gains[:, j], color="gray", alpha=0.4, lw=1)
@@ -189,41 +181,31 @@ def plot_ratio_drift(drift: dict[str, torch.Tensor], clip_eps: float) -> Figure:
     fig.tight_layout()
     return fig
 
-def bound_rows(mdp: TabularMDP, theta_old: torch.Tensor, scales: list[float]) -> list[dict[str, float]]:
-    """:func:`ppo_lite.course.trust_region.trpo_lower_bound` along the unit policy-gradient direction u from theta_old."""
-    u = mdp.exact_policy_gradient(theta_old)
-    u = u / u.norm()
-    return [tr.trpo_lower_bound(mdp, theta_old + s * u, theta_old) for s in scales]
-
 def save_key_figures(outdir: Path) -> list[Path]:
-    """Recompute notebook 03's experiments and write ``nb03_*.png`` into ``outdir``; returns the paths."""
+    """Notebook 03's experiments (from :mod:`ppo_lite.course.surrogate_study` and :mod:`ppo_lite.course.trpo`), drawn
+    as ``nb03_*.png`` in ``outdir``; returns the paths."""
     torch.manual_seed(0)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    mdp = TabularMDP.random(**MDP_ARGS)
-    theta_old = tr.pretrained_theta(mdp, PRETRAIN_STEPS)
-    traces = tr.surrogate_step_study(mdp, theta_old, **STUDY)
-    batch = tr.sample_batch(mdp, theta_old, 16, torch.Generator().manual_seed(0))
-    exact_run = tr.exact_surrogate_steps(mdp, theta_old, **EXACT_CLIMB)
-    ours = [tr.equal_kl_comparison(mdp, theta_old, d) for d in TRPO_DELTAS[:5]]
-    problems = []  # the notebook's 40 random problems: 20 MDPs, each with a partly trained and a random theta_old
-    for k in range(20):
-        mdp_k = TabularMDP.random(8, 4, 0.9, seed=100 + k)
-        problems.append((mdp_k, tr.pretrained_theta(mdp_k, PRETRAIN_STEPS)))
-        problems.append((mdp_k, 1.5 * torch.randn(8, 4, generator=torch.Generator().manual_seed(k), dtype=torch.float64)))
-    small = [tr.equal_kl_comparison(m, th, 0.0001) for m, th in problems]
+    mdp = TabularMDP.random(**ss.MDP_ARGS)
+    theta_old = ss.pretrained_theta(mdp, ss.PRETRAIN_STEPS)
+    traces = ss.surrogate_step_study(mdp, theta_old, **ss.STUDY)
+    batch = ss.sample_batch(mdp, theta_old, 16, torch.Generator().manual_seed(0))
+    exact_run = ss.exact_surrogate_steps(mdp, theta_old, **ss.EXACT_CLIMB)
+    ours = [trpo.equal_kl_comparison(mdp, theta_old, d) for d in trpo.TRPO_DELTAS[:5]]
+    small = [trpo.equal_kl_comparison(m, th, 0.0001) for m, th in trpo.random_problems()]
     figures = {
         "nb03_two_mechanisms.png": plot_two_mechanisms(exact_run, traces),
         "nb03_natural_vs_plain.png": plot_natural_vs_plain(
-            TRPO_DELTAS[:5], [r["natural_gain"] for r in ours], [r["plain_gain"] for r in ours],
+            trpo.TRPO_DELTAS[:5], [r["natural_gain"] for r in ours], [r["plain_gain"] for r in ours],
             torch.tensor([r["natural_gain"] / r["plain_gain"] for r in small]),
             torch.tensor([r["cauchy_schwarz"] for r in small])),
-        "nb03_importance_weights.png": plot_importance_sampling(tr.importance_sampling_study(IS_SHIFTS)),
+        "nb03_importance_weights.png": plot_importance_sampling(ss.importance_sampling_study(ss.IS_SHIFTS)),
         "nb03_many_surrogate_steps.png": plot_many_steps(traces),
-        "nb03_kl_bound.png": plot_kl_bound(bound_rows(mdp, theta_old, BOUND_SCALES), BOUND_SCALES),
+        "nb03_kl_bound.png": plot_kl_bound(ss.bound_along_gradient(mdp, theta_old, ss.BOUND_SCALES), ss.BOUND_SCALES),
         "nb03_trust_region.png": plot_trust_region(
-            tr.early_stopping_climbs(mdp, theta_old, STUDY["seeds"], DELTAS, episodes=STUDY["episodes"],
-                                     steps=STUDY["steps"], lr=STUDY["lr"])["gain"], DELTAS),
-        "nb03_ratio_drift.png": plot_ratio_drift(tr.ratio_drift(batch, theta_old), 0.2),
+            ss.early_stopping_climbs(mdp, theta_old, ss.STUDY["seeds"], ss.DELTAS, episodes=ss.STUDY["episodes"],
+                                     steps=ss.STUDY["steps"], lr=ss.STUDY["lr"])["gain"], ss.DELTAS),
+        "nb03_ratio_drift.png": plot_ratio_drift(ss.ratio_drift(batch, theta_old), 0.2),
     }
     return save_figures(figures, outdir)

@@ -1,7 +1,8 @@
 """Figures of notebook 04 (PPO v1: the KL-constrained problem, dual descent vs adaptive beta, KL estimators).
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.course.kl_constrained` and returns a matplotlib Figure;
-:func:`save_key_figures` recomputes the notebook's experiments (same seeds and settings) and writes the PNGs.
+Each ``plot_*`` draws results computed by :mod:`ppo_lite.course.kl_constrained` (which also holds the notebook's
+settings) and returns a matplotlib Figure; :func:`save_key_figures` asks that module for the notebook's experiments
+(same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations
 
@@ -12,33 +13,9 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import kl_constrained as kc
-from ...kl import AdaptiveBeta, DualDescent
+from ..surrogate_study import pretrained_theta
 from ..tabular import TabularMDP
-from ..trust_region import pretrained_theta
 from . import save_figures
-
-# The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
-TOY_A = [1.0, 0.5, 0.0, -0.5, -1.0]
-TOY_Q = [0.1, 0.15, 0.3, 0.3, 0.15]
-TOY_DELTA = 0.1
-TOY_LOOP = dict(outer_steps=60, inner_steps=5, inner_lr=1.0)
-TOY_ETA = dict(init=0.2, lr=1.0)
-MDP_ARGS = dict(num_states=8, num_actions=4, gamma=0.9, seed=0)
-V1_DELTA = 0.02
-V1_LOOP = dict(iterations=30, episodes_per_batch=16, epochs=10, lr=0.1, seed=0)
-V1_ETA = dict(init=1.0, lr=20.0)  # dual descent: eta_0 and alpha_eta
-V1_BETA_INIT = 1.0  # adaptive beta: beta_0
-KL_SHIFTS = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0]
-
-
-def toy_runs() -> tuple[kc.ConstrainedOptimum, dict, dict]:
-    """The closed-form optimum and the dual-descent and adaptive-beta loops on the toy problem."""
-    a = torch.tensor(TOY_A, dtype=torch.float64)
-    q = torch.tensor(TOY_Q, dtype=torch.float64)
-    opt = kc.constrained_optimum(a, q, TOY_DELTA)
-    dual = kc.penalized_ascent_toy(a, q, DualDescent(target=TOY_DELTA, **TOY_ETA), **TOY_LOOP)
-    beta = kc.penalized_ascent_toy(a, q, AdaptiveBeta(target=TOY_DELTA, init=TOY_ETA["init"]), **TOY_LOOP)
-    return opt, dual, beta
 
 
 def plot_toy(opt: kc.ConstrainedOptimum, dual: dict, beta: dict, delta: float) -> Figure:
@@ -72,12 +49,11 @@ def plot_toy(opt: kc.ConstrainedOptimum, dual: dict, beta: dict, delta: float) -
     return fig
 
 
-def plot_dual_function(a: torch.Tensor, q: torch.Tensor, delta: float, opt: kc.ConstrainedOptimum) -> Figure:
-    """g(eta) with its minimum at eta*, above the primal optimum E_{p*}[A] (weak duality), on a linear eta axis (on a
-    log axis the convex g would look non-convex)."""
-    eta = torch.arange(10, 601, dtype=torch.float64) / 100  # eta = 0.1 ... 6
+def plot_dual_function(eta: torch.Tensor, g: torch.Tensor, opt: kc.ConstrainedOptimum) -> Figure:
+    """g(eta) against eta (:func:`ppo_lite.course.kl_constrained.toy_dual_curve`), with its minimum at eta* above the
+    primal optimum E_{p*}[A] (weak duality), on a linear eta axis (on a log axis the convex g would look non-convex)."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    ax.plot(eta, kc.dual_function(eta, a, q, delta), label=r"$g(\eta)=\eta\delta+\eta\log\sum_a q_a e^{A_a/\eta}$")
+    ax.plot(eta, g, label=r"$g(\eta)=\eta\delta+\eta\log\sum_a q_a e^{A_a/\eta}$")
     ax.axhline(opt.value, color="k", ls="--", label=r"primal optimum $\mathbb{E}_{p^*}[A]$")
     ax.axvline(opt.eta, color="gray", ls=":", label=rf"$\eta^*={opt.eta:.3f}$")
     ax.set_xlabel(r"multiplier $\eta$ (return units per nat)")
@@ -85,15 +61,6 @@ def plot_dual_function(a: torch.Tensor, q: torch.Tensor, delta: float, opt: kc.C
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def ppo_v1_runs(mdp: TabularMDP, theta_init: torch.Tensor | None = None) -> dict[str, dict]:
-    """PPO v1 on the tabular MDP with dual descent, adaptive beta, and adaptive beta updated per minibatch."""
-    return {
-        "dual descent": kc.ppo_v1_tabular(mdp, DualDescent(target=V1_DELTA, **V1_ETA), theta_init=theta_init, **V1_LOOP),
-        "adaptive beta": kc.ppo_v1_tabular(mdp, AdaptiveBeta(target=V1_DELTA, init=V1_BETA_INIT), theta_init=theta_init,
-                                           **V1_LOOP),
-    }
 
 
 def plot_ppo_v1(runs: dict[str, dict], delta: float, j_opt: float) -> Figure:
@@ -143,20 +110,20 @@ def plot_kl_estimators(gauss: dict[str, torch.Tensor], cat: dict[str, torch.Tens
 
 
 def save_key_figures(outdir: Path) -> list[Path]:
-    """Recompute notebook 04's experiments and write ``nb04_*.png`` into ``outdir``; returns the paths."""
+    """Notebook 04's experiments (from :mod:`ppo_lite.course.kl_constrained`), drawn as ``nb04_*.png`` in ``outdir``;
+    returns the paths."""
     torch.manual_seed(0)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    opt, dual, beta = toy_runs()
-    a, q = torch.tensor(TOY_A, dtype=torch.float64), torch.tensor(TOY_Q, dtype=torch.float64)
-    mdp = TabularMDP.random(**MDP_ARGS)
+    opt, dual, beta = kc.toy_runs()
+    mdp = TabularMDP.random(**kc.MDP_ARGS)
     j_opt = mdp.objective(pretrained_theta(mdp, 2000, lr=5.0)).item()
     figures = {
-        "nb04_toy_dual_descent.png": plot_toy(opt, dual, beta, TOY_DELTA),
-        "nb04_dual_function.png": plot_dual_function(a, q, TOY_DELTA, opt),
-        "nb04_ppo_v1_tabular.png": plot_ppo_v1(ppo_v1_runs(mdp), V1_DELTA, j_opt),
+        "nb04_toy_dual_descent.png": plot_toy(opt, dual, beta, kc.TOY_DELTA),
+        "nb04_dual_function.png": plot_dual_function(*kc.toy_dual_curve(), opt),
+        "nb04_ppo_v1_tabular.png": plot_ppo_v1(kc.ppo_v1_runs(mdp), kc.V1_DELTA, j_opt),
         "nb04_kl_estimators.png": plot_kl_estimators(
-            kc.kl_estimator_study(KL_SHIFTS), kc.kl_estimator_study(KL_SHIFTS, family="categorical")
+            kc.kl_estimator_study(kc.KL_SHIFTS), kc.kl_estimator_study(kc.KL_SHIFTS, family="categorical")
         ),
     }
     return save_figures(figures, outdir)

@@ -1,7 +1,8 @@
 """Figures of notebook 05 (PPO v2: the clipped objective, the ratio in practice, the clip-range sweep).
 
-Each ``plot_*`` returns a matplotlib Figure; :func:`save_key_figures` recomputes the notebook's small experiments
-(same seeds and settings) and plots the committed sweep ``figures/clip_eps.json``, writing ``nb05_*.png``.
+Each ``plot_*`` draws data it is given and returns a matplotlib Figure; :func:`save_key_figures` asks
+:mod:`ppo_lite.course.clip_study` and :mod:`ppo_lite.experiments.clip_eps` for the notebook's small experiments (same
+seeds and settings) and plots the committed sweep ``figures/clip_eps.json``, writing ``nb05_*.png``.
 """
 from __future__ import annotations
 
@@ -13,28 +14,24 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from ...objectives import clipped_objective
-
-# The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
-EPOCH_STUDY = dict(env_id="CartPole-v1", seed=0, warmup_updates=10, epochs=20, clip_eps=0.2)
+from .. import clip_study
 
 
-def plot_clip_objective(eps: float = 0.2, r_max: float = 2.5) -> Figure:
-    """The clipped objective and the surrogate against r, for A = +1 and A = −1, with the band and the flat parts."""
-    r = torch.linspace(0.0, r_max, 501, dtype=torch.float64)
+def plot_clip_objective(curves: dict[str, torch.Tensor], eps: float) -> Figure:
+    """The clipped objective and the surrogate against r, for A = +1 and A = −1, with the band and the flat parts
+    (the data of :func:`ppo_lite.course.clip_study.clip_objective_curves` at this ``eps``)."""
+    r = curves["r"]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, sign in zip(axes, (1.0, -1.0)):
-        adv = torch.full_like(r, sign)
-        clipped = clipped_objective(r, adv, eps)
-        ax.plot(r, r * adv, "--", color="gray", label=r"surrogate $rA$")
+    for ax, name in zip(axes, ("+1", "-1")):
+        clipped, flat = curves[f"clipped_{name}"], curves[f"flat_{name}"]
+        ax.plot(r, curves[f"surrogate_{name}"], "--", color="gray", label=r"surrogate $rA$")
         ax.plot(r, clipped, lw=2.5, label=r"$\min(rA,\ \mathrm{clip}(r,1-\epsilon,1+\epsilon)A)$")
         ax.axvspan(1 - eps, 1 + eps, color="C2", alpha=0.12, label=rf"band $[1-\epsilon, 1+\epsilon]$, $\epsilon={eps}$")
-        flat = (r > 1 + eps) if sign > 0 else (r < 1 - eps)
         ax.plot(r[flat], clipped[flat], color="C3", lw=3, label="flat: zero gradient")
         ax.axhline(0, color="k", lw=0.5)
-        ax.set_title(f"A = {sign:+.0f}")
+        ax.set_title(f"A = {name}")
         ax.set_xlabel(r"probability ratio $r=\pi_\theta/\pi_{old}$ (dimensionless)")
-        ax.legend(fontsize=8, loc="upper left" if sign > 0 else "lower left")
+        ax.legend(fontsize=8, loc="upper left" if name == "+1" else "lower left")
     axes[0].set_ylabel("per-sample objective (advantage units)")
     fig.tight_layout()
     return fig
@@ -49,7 +46,7 @@ def plot_ratio_per_epoch(study: dict[str, dict[str, list[float]]], eps: float) -
         axes[1].plot(epochs, s["frac_outside"], marker="o", ms=3, label=name)
     axes[0].axhline(eps, color="k", ls="--", lw=1, label=rf"$\epsilon={eps}$")
     axes[0].set_ylabel(r"max$_i |r_i - 1|$ over the batch (dimensionless)")
-    axes[1].set_ylabel(rf"fraction of samples with $|r-1|>\epsilon$")
+    axes[1].set_ylabel(r"fraction of samples with $|r-1|>\epsilon$")
     for ax in axes:
         ax.set_xlabel("epoch (ratio measured before its gradient step)")
         ax.legend(fontsize=8)
@@ -123,12 +120,12 @@ def save_key_figures(outdir: Path) -> list[Path]:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = []
-    fig = plot_clip_objective(0.2)
+    fig = plot_clip_objective(clip_study.clip_objective_curves(0.2), 0.2)
     paths.append(outdir / "nb05_clip_objective.png")
     fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
     plt.close(fig)
-    study = ratio_per_epoch(**EPOCH_STUDY)
-    fig = plot_ratio_per_epoch(study, EPOCH_STUDY["clip_eps"])
+    study = ratio_per_epoch(**clip_study.EPOCH_STUDY)
+    fig = plot_ratio_per_epoch(study, clip_study.EPOCH_STUDY["clip_eps"])
     paths.append(outdir / "nb05_ratio_per_epoch.png")
     fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
     plt.close(fig)

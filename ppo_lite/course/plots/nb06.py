@@ -1,11 +1,12 @@
 """Figures of notebook 06 (PPO assembled: diagnostics, discrete and continuous tasks, PPO v1 against PPO v2).
 
-``plot_assembled`` draws the data of ``python -m ppo_lite.experiments assembled`` (``figures/assembled.json``);
-``plot_diagnostics`` draws the four diagnostics of a few live runs; :func:`save_key_figures` writes the PNGs.
+``plot_assembled`` draws the data of ``python -m ppo_lite.experiments assembled`` (``figures/assembled.json``, read by
+:func:`ppo_lite.course.assembled_demo.load_results`); ``plot_diagnostics`` draws the four diagnostics of a few live
+runs (:func:`ppo_lite.course.assembled_demo.lr_demo`); ``plot_benchmark`` draws ``figures/benchmark.json``;
+:func:`save_key_figures` writes the PNGs.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -13,18 +14,13 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from ...experiments import FIGURES
-from . import save_figures
 from ...history import History
+from .. import assembled_demo
+from . import save_figures
 
 COLORS = {"clip": "tab:blue", "kl_adaptive": "tab:green", "kl_dual": "tab:orange"}
 DIAGNOSTICS = (("approx_kl", "approx. KL (nats)"), ("clip_frac", "clip fraction"),
                ("explained_variance", "explained variance"), ("entropy", "policy entropy (nats)"))
-
-
-def load_results(path: Path | None = None) -> dict[str, Any]:
-    """The committed results (``figures/assembled.json`` by default)."""
-    return json.loads(Path(path or FIGURES / "assembled.json").read_text())
 
 
 def _mean_curve(runs: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
@@ -85,28 +81,13 @@ def plot_diagnostics(histories: Mapping[str, History]) -> Figure:
     return fig
 
 
-LR_DEMO = dict(env_id="CartPole-v1", total_steps=6_144, seed=0, lrs=(1e-3, 3e-2))
-"""The notebook's learning-rate demonstration: same seed, a sane and a far too high learning rate."""
-
-
-def lr_demo() -> dict[str, History]:
-    """Train the notebook's learning-rate demonstration (about 10 s per run on an idle core)."""
-    from ...config import PPOConfig
-    from ...trainer import train
-
-    out = {}
-    for lr in LR_DEMO["lrs"]:
-        cfg = PPOConfig.for_env(LR_DEMO["env_id"], seed=LR_DEMO["seed"], total_steps=LR_DEMO["total_steps"], lr=lr,
-                                anneal_lr=False, device="cpu")
-        out[f"lr={lr:g}"] = train(cfg, progress=False)
-    return out
-
-
 def save_key_figures(outdir: Path) -> list[Path]:
-    """Write the notebook's figures as ``nb06_*.png`` in ``outdir`` (the lr demonstration is retrained)."""
+    """Write the notebook's figures as ``nb06_*.png`` in ``outdir`` (the lr demonstration is retrained by
+    :func:`ppo_lite.course.assembled_demo.lr_demo`)."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    figs = {"nb06_assembled": plot_assembled(load_results()), "nb06_lr_diagnostics": plot_diagnostics(lr_demo())}
+    figs = {"nb06_assembled": plot_assembled(assembled_demo.load_results()),
+            "nb06_lr_diagnostics": plot_diagnostics(assembled_demo.lr_demo())}
     return save_figures({f"{name}.png": fig for name, fig in figs.items()}, outdir)
 
 

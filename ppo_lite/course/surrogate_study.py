@@ -1,58 +1,62 @@
-r"""Reusing samples and keeping the policy step small: importance weights, the surrogate, its KL lower bound and
-the trust region (notebook 03).
+r"""Reusing samples and keeping the policy step small (notebook 03): importance weights, the surrogate, its KL lower
+bound, many steps on one batch, and the trust region.
 
-Notation. :math:`\pi_{old}` collected the data, :math:`\pi_\theta` is the policy being improved,
-:math:`r = \pi_\theta(a|s)/\pi_{old}(a|s)` the importance weight (ratio).
+Notation (notebook 00 §4). :math:`\pi_{old}` collected the data, :math:`\pi_\theta` is the policy being improved,
+:math:`r_t(\theta) = \pi_\theta(a_t|s_t)/\pi_{old}(a_t|s_t)` the importance weight (ratio),
+:math:`d_{old}(s) = \sum_t \gamma^t \Pr_{old}(s_t = s)` the unnormalised discounted visitation and
+:math:`\bar\rho_{old}` its normalised distribution over the non-terminal states (:func:`state_weights`).
 
 - importance sampling, :math:`\mathbb E_p[f] = \mathbb E_q[w f]` with :math:`w = p/q`; its weights have mean 1 and
   variance :math:`\chi^2(p\|q) = \mathbb E_q[w^2] - 1`, which for :math:`p = \mathcal N(m, \sigma^2)`,
-  :math:`q = \mathcal N(0, \sigma^2)` is :math:`e^{m^2/\sigma^2} - 1` (:func:`gaussian_weight_variance`);
+  :math:`q = \mathcal N(0, \sigma^2)` is :math:`e^{m^2/\sigma^2} - 1` (:func:`gaussian_weight_variance`,
+  :func:`importance_sampling_study`);
 - the exact surrogate on a tabular MDP,
   :math:`L_{old}(\theta) = J(\pi_{old}) + \sum_s d_{old}(s) \sum_a \pi_\theta(a|s) A_{old}(s,a)`
   (:func:`exact_surrogate`), whose gradient at :math:`\theta_{old}` is the policy gradient;
 - the Kakade–Langford / TRPO lower bound
   :math:`J(\pi) \ge L_{old}(\pi) - \frac{4A_{max}\gamma}{(1-\gamma)^2} \max_s \mathrm{KL}(\pi_{old}\|\pi)(s)`
-  with :math:`A_{max} = \max_{s,a} |A_{old}(s,a)|` (:func:`trpo_lower_bound`);
-- what many gradient steps on a sampled surrogate do to the true return (:func:`many_surrogate_steps`) and, apart
-  from sampling, on the exact one (:func:`exact_surrogate_steps`); the trust region as early stopping at
-  :math:`\overline{\mathrm{KL}} \le \delta` (:func:`kl_early_stopping_gain`, and :func:`early_stopping_climbs`, whose
-  last step is cut to land on δ), and how far the ratio drifts from 1
-  across epochs and minibatches (:func:`ratio_drift`);
-- the TRPO step (Schulman et al. 2015), exact on a tabular MDP: the mean KL (:func:`mean_kl`), the Fisher matrix
-  :math:`F = \mathbb E_{s\sim\bar\rho_{old}, a\sim\pi_{old}}[\nabla\log\pi\,\nabla\log\pi^\top]`
-  (:func:`fisher_matrix`, :func:`fisher_vector_product`), the natural gradient :math:`F^{+}g` (Kakade 2001;
-  :func:`natural_gradient`), conjugate gradient (:func:`conjugate_gradient`), the step length
-  :math:`\sqrt{2\delta/g^\top F^{-1}g}` (:func:`trpo_step_size`), the backtracking line search
-  (:func:`backtracking_line_search`), all of it assembled (:func:`trpo_step`), the equal-KL scaling of any
-  direction (:func:`scale_to_kl`) and the natural-against-plain comparison at equal KL (:func:`equal_kl_comparison`).
+  with :math:`A_{max} = \max_{s,a} |A_{old}(s,a)|` (:func:`trpo_lower_bound`, along the gradient
+  :func:`bound_along_gradient`);
+- the trust region's constraint, the mean KL over :math:`\bar\rho_{old}` (:func:`state_weights`, :func:`mean_kl`);
+- what many gradient steps on a sampled surrogate do to the true return (:func:`many_surrogate_steps`,
+  :func:`surrogate_step_study`) and, apart from sampling, on the exact one (:func:`exact_surrogate_steps`); the trust
+  region as early stopping at :math:`\overline{\mathrm{KL}} \le \delta` (:func:`kl_early_stopping_gain`, and
+  :func:`early_stopping_climbs`, whose last step is cut to land on δ), and how far the ratio drifts from 1 across
+  epochs and minibatches (:func:`ratio_drift`).
 
-Notebook 04's KL-constrained problem, its dual and the tabular PPO v1 loop are in :mod:`ppo_lite.course.kl_constrained`,
-which builds on this module's sampled batches (:func:`sample_batch`), per-state KL (:func:`state_kl`) and argument
-checks (:func:`check_positive`, :func:`check_count`, :func:`check_thetas`).
-
-Nothing here imports matplotlib; the figures are in ``ppo_lite.course.plots.nb03``.
+The TRPO step (Fisher matrix, natural gradient, conjugate gradient, line search) is in :mod:`ppo_lite.course.trpo`;
+notebook 04's KL-constrained problem in :mod:`ppo_lite.course.kl_constrained`, which builds on this module's sampled
+batches (:func:`sample_batch`) and per-state KL (:func:`state_kl`). The notebook's settings are the constants below
+(``MDP_ARGS``, ``STUDY``, ...), shared with ``ppo_lite.course.plots.nb03.save_key_figures`` so that its PNGs are the
+notebook's figures. Nothing here imports matplotlib.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
 
 from ..objectives import clip_fraction, clipped_loss, ratio, surrogate_loss
-from .tabular import TabularMDP, score_function
+from ._checks import check_count, check_positive, check_thetas
+from .tabular import TabularMDP
 
 __all__ = [
-    "check_positive",
-    "check_count",
-    "check_thetas",
+    "IS_SHIFTS",
+    "MDP_ARGS",
+    "PRETRAIN_STEPS",
+    "STUDY",
+    "DELTAS",
+    "BOUND_SCALES",
+    "EXACT_CLIMB",
     "gaussian_weight_variance",
     "importance_sampling_study",
     "state_kl",
     "exact_surrogate",
     "trpo_lower_bound",
+    "bound_along_gradient",
+    "state_weights",
+    "mean_kl",
     "SampledBatch",
     "sample_batch",
     "sampled_surrogate",
@@ -63,41 +67,25 @@ __all__ = [
     "kl_early_stopping_gain",
     "early_stopping_climbs",
     "ratio_drift",
-    "state_weights",
-    "mean_kl",
-    "fisher_matrix",
-    "fisher_vector_product",
-    "natural_gradient",
-    "conjugate_gradient",
-    "trpo_step_size",
-    "LineSearchResult",
-    "backtracking_line_search",
-    "trpo_step",
-    "scale_to_kl",
-    "equal_kl_comparison",
 ]
 
-
 # ---------------------------------------------------------------------------------------------------------------
-# Argument checks with clear errors (public: ppo_lite.course.kl_constrained checks its arguments with them too)
+# Notebook 03's settings (its cells and ppo_lite.course.plots.nb03.save_key_figures read them)
 # ---------------------------------------------------------------------------------------------------------------
-def check_positive(name: str, value: float) -> None:
-    """Raise a ValueError naming ``name`` unless ``value`` is a finite number > 0 (a step size, a KL bound δ)."""
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def check_count(name: str, value: int, minimum: int = 1) -> None:
-    """Raise a ValueError naming ``name`` unless ``value`` is an int >= ``minimum`` (steps, samples, epochs)."""
-    if not (isinstance(value, int) and value >= minimum):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
-def check_thetas(mdp: TabularMDP, **thetas: Tensor) -> None:
-    """Raise a ValueError naming the argument unless each logit table has the shape (S, A) of ``mdp``."""
-    for name, theta in thetas.items():
-        if tuple(theta.shape) != (mdp.num_states, mdp.num_actions):
-            raise ValueError(f"{name} must have shape {(mdp.num_states, mdp.num_actions)}, got {tuple(theta.shape)}")
+#: Shifts m of the importance-sampling study, p = N(m, 1) against q = N(0, 1).
+IS_SHIFTS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+#: The random tabular MDP of notebooks 03 and 04 (:meth:`TabularMDP.random`).
+MDP_ARGS = dict(num_states=8, num_actions=4, gamma=0.9, seed=0)
+#: pi_old: this many exact policy-gradient steps from the uniform policy (:func:`pretrained_theta`).
+PRETRAIN_STEPS = 5
+#: Many steps on one batch's surrogate (:func:`surrogate_step_study`): 8 batches of 16 episodes, 300 steps of 0.5.
+STUDY = dict(seeds=list(range(8)), episodes=16, steps=300, lr=0.5)
+#: Trust-region radii of the early-stopping study (:func:`early_stopping_climbs`), in nats.
+DELTAS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+#: Step sizes s along the unit gradient direction at which the TRPO bound is evaluated (:func:`bound_along_gradient`).
+BOUND_SCALES = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+#: Climbing the exact surrogate (:func:`exact_surrogate_steps`).
+EXACT_CLIMB = dict(steps=300, lr=0.5)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -202,6 +190,45 @@ def trpo_lower_bound(mdp: TabularMDP, theta: Tensor, theta_old: Tensor) -> dict[
     return {"J": J, "L": L, "max_kl": max_kl, "C": C, "bound": L - C * max_kl}
 
 
+def bound_along_gradient(mdp: TabularMDP, theta_old: Tensor, scales: list[float]) -> list[dict[str, float]]:
+    r""":func:`trpo_lower_bound` at :math:`\theta = \theta_{old} + s\,u` for each step size s in ``scales``, with
+    :math:`u = g/\|g\|` the unit exact policy gradient at :math:`\theta_{old}` (notebook 03, section 4)."""
+    check_thetas(mdp, theta_old=theta_old)
+    if len(scales) == 0:
+        raise ValueError("scales must name at least one step size s")
+    u = mdp.exact_policy_gradient(theta_old)
+    u = u / u.norm()
+    return [trpo_lower_bound(mdp, theta_old + s * u, theta_old) for s in scales]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The trust region's constraint: the mean KL over the old policy's states
+# ---------------------------------------------------------------------------------------------------------------
+def state_weights(mdp: TabularMDP, theta_old: Tensor) -> Tensor:
+    r"""The normalized discounted visitation :math:`\bar\rho_{old}(s) = d_{old}(s) / \sum_{s'} d_{old}(s')`, shape
+    (S,), 0 on terminal states: the state distribution that the *mean* KL and the Fisher matrix average over
+    (notebook 03). (:math:`\sum_s d_{old}(s)` is the expected discounted episode length. In a task that never ends it
+    is :math:`1/(1-\gamma)` and :math:`\bar\rho_{old} = (1-\gamma)\,d_{old}`, notebook 00's definition; episodes of a
+    tabular MDP end at its terminal state, so here the normaliser is the sum itself.)"""
+    check_thetas(mdp, theta_old=theta_old)
+    d_old = mdp.discounted_visitation(theta_old.detach()) * (~mdp.terminal).to(torch.float64)
+    return d_old / d_old.sum()
+
+
+def mean_kl(mdp: TabularMDP, theta_old: Tensor, theta: Tensor) -> Tensor:
+    r"""TRPO's constraint, the mean KL over the old policy's states, exact (notebook 03), differentiable in θ:
+
+    .. math:: \overline{\mathrm{KL}}(\theta_{old}, \theta) = \sum_s \bar\rho_{old}(s)\,
+              \mathrm{KL}\big(\pi_{old}(\cdot|s)\,\|\,\pi_\theta(\cdot|s)\big)
+
+    with :math:`\bar\rho_{old}` from :func:`state_weights` (the same mean as ``kl_mean`` of :func:`many_surrogate_steps`).
+    """
+    return (state_weights(mdp, theta_old) * state_kl(mdp, theta_old.detach(), theta)).sum()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sampled batches, and many steps on one batch's surrogate
+# ---------------------------------------------------------------------------------------------------------------
 @dataclass
 class SampledBatch:
     r"""One batch of on-policy data from :math:`\pi_{old}`, flattened over the steps that happened.
@@ -484,289 +511,3 @@ def ratio_drift(
             loss.backward()
             optimizer.step()
     return {"max_dev": max_dev, "clip_frac": clip_frac, "theta": theta.detach()}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The TRPO step (Schulman et al. 2015) on a tabular MDP: Fisher matrix, natural gradient, conjugate gradient,
-# step size and the backtracking line search, every piece exact.
-# ---------------------------------------------------------------------------------------------------------------
-def state_weights(mdp: TabularMDP, theta_old: Tensor) -> Tensor:
-    r"""The normalized discounted visitation :math:`\bar\rho_{old}(s) = d_{old}(s) / \sum_{s'} d_{old}(s')`, shape
-    (S,), 0 on terminal states: the state distribution that the *mean* KL and the Fisher matrix average over
-    (notebook 03). (:math:`\sum_s d_{old}(s)` is the expected discounted episode length.)"""
-    check_thetas(mdp, theta_old=theta_old)
-    d_old = mdp.discounted_visitation(theta_old.detach()) * (~mdp.terminal).to(torch.float64)
-    return d_old / d_old.sum()
-
-
-def mean_kl(mdp: TabularMDP, theta_old: Tensor, theta: Tensor) -> Tensor:
-    r"""TRPO's constraint, the mean KL over the old policy's states, exact (notebook 03), differentiable in θ:
-
-    .. math:: \overline{\mathrm{KL}}(\theta_{old}, \theta) = \sum_s \bar\rho_{old}(s)\,
-              \mathrm{KL}\big(\pi_{old}(\cdot|s)\,\|\,\pi_\theta(\cdot|s)\big)
-
-    with :math:`\bar\rho_{old}` from :func:`state_weights` (the same mean as ``kl_mean`` of :func:`many_surrogate_steps`).
-    """
-    return (state_weights(mdp, theta_old) * state_kl(mdp, theta_old.detach(), theta)).sum()
-
-
-def fisher_matrix(mdp: TabularMDP, theta_old: Tensor) -> Tensor:
-    r"""The Fisher information matrix of the policy, averaged over the old policy's states (notebook 03; Kakade 2001,
-    Amari 1998), built literally from its definition as an expectation of score outer products:
-
-    .. math:: F = \mathbb E_{s\sim\bar\rho_{old},\, a\sim\pi_{old}(\cdot|s)}
-              \big[\nabla_\theta\log\pi_\theta(a|s)\,\nabla_\theta\log\pi_\theta(a|s)^\top\big]_{\theta_{old}},
-
-    shape (S·A, S·A) on the flattened table (index s·A + a). For a softmax table the score of (s, a) is
-    :math:`e_a - \pi(\cdot|s)` in row s (:func:`ppo_lite.course.tabular.score_function`), so F is block diagonal with
-    blocks :math:`\bar\rho_{old}(s)\,(\mathrm{diag}\,\pi_s - \pi_s\pi_s^\top)`. F is also the Hessian of
-    :func:`mean_kl` at :math:`\theta = \theta_{old}`. It is singular: each block annihilates the all-ones vector
-    (adding a constant to a state's logits leaves its policy unchanged), and states with
-    :math:`\bar\rho_{old}(s) = 0` contribute nothing at all.
-    """
-    check_thetas(mdp, theta_old=theta_old)
-    theta_old = theta_old.detach()
-    S, A = mdp.num_states, mdp.num_actions
-    weights = state_weights(mdp, theta_old)[:, None] * mdp.policy(theta_old)  # Pr(s, a) = rho(s) pi_old(a|s)
-    states = torch.arange(S).repeat_interleave(A)
-    actions = torch.arange(A).repeat(S)
-    scores = score_function(theta_old, states, actions).reshape(S * A, S * A)  # row i: the score of pair i
-    return torch.einsum("i,ij,ik->jk", weights.flatten(), scores, scores)
-
-
-def fisher_vector_product(mdp: TabularMDP, theta_old: Tensor, v: Tensor) -> Tensor:
-    r""":math:`F v` without forming F (notebook 03), shape (S, A) like ``v``:
-
-    .. math:: (F v)_s = \bar\rho_{old}(s)\,\big(\pi_s \odot v_s - \pi_s\,(\pi_s^\top v_s)\big),
-
-    O(S·A) work where forming F costs O((S·A)²). TRPO computes the same product for a neural network as the
-    Hessian-vector product of the mean KL by differentiating twice (Schulman et al. 2015, Appendix C); here the
-    softmax table gives it in closed form.
-    """
-    check_thetas(mdp, theta_old=theta_old, v=v)
-    pi = mdp.policy(theta_old.detach())
-    return state_weights(mdp, theta_old)[:, None] * (pi * v - pi * (pi * v).sum(-1, keepdim=True))
-
-
-def natural_gradient(mdp: TabularMDP, theta_old: Tensor, damping: float = 0.0) -> Tensor:
-    r"""The natural policy gradient :math:`F^{-1} g` (Kakade 2001), by a direct dense solve (notebook 03), shape (S, A);
-    :math:`g = \nabla_\theta J(\theta_{old})` (:meth:`TabularMDP.exact_policy_gradient`).
-
-    F is singular (:func:`fisher_matrix`), so :math:`F^{-1}` means one of:
-
-    - ``damping = 0``: the pseudo-inverse, :math:`F^{+} g`, the minimum-norm solution of :math:`F x = g`. g has no
-      component along F's null space (:math:`\sum_a \pi(a|s) A(s,a) = 0` makes each row of g orthogonal to the
-      all-ones vector, and g is 0 where :math:`d_{old} = 0`), so :math:`F F^{+} g = g` exactly;
-    - ``damping = μ > 0``: :math:`(F + \mu I)^{-1} g`, what TRPO's code does to keep conjugate gradient stable.
-      Since g lies in the range of F this is :math:`F^+ g` with its component along each eigenvector of F (eigenvalue
-      :math:`f_i > 0`) shrunk by :math:`f_i / (f_i + \mu)`: close to :math:`F^+ g` only when μ is small against F's
-      smallest non-zero eigenvalue :math:`f_{min}` (μ = 0.01 f_min shrinks no component by more than 1%).
-
-    For the softmax table the answer is known in closed form: :math:`(F^+ g)_{sa} = \big(\sum_{s'} d_{old}(s')\big)
-    \big(A_{old}(s,a) - \frac{1}{|\mathcal A|}\sum_b A_{old}(s,b)\big)` on visited states (:math:`|\mathcal A|` actions) — the natural gradient points along the
-    advantages (Kakade 2001).
-    """
-    check_thetas(mdp, theta_old=theta_old)
-    if not (isinstance(damping, (int, float)) and math.isfinite(damping) and damping >= 0):
-        raise ValueError(f"damping must be a finite number >= 0, got {damping!r}")
-    F = fisher_matrix(mdp, theta_old)
-    g = mdp.exact_policy_gradient(theta_old).flatten()
-    if damping == 0:
-        x = torch.linalg.pinv(F, hermitian=True) @ g
-    else:
-        x = torch.linalg.solve(F + damping * torch.eye(F.shape[0], dtype=F.dtype), g)
-    return x.reshape(mdp.num_states, mdp.num_actions)
-
-
-def conjugate_gradient(
-    matvec: Callable[[Tensor], Tensor], b: Tensor, iterations: int = 10, tolerance: float = 1e-10
-) -> Tensor:
-    r"""Solve :math:`F x = b` for a symmetric positive semi-definite F given only :math:`v \mapsto F v`
-    (Hestenes & Stiefel 1952; TRPO runs 10 iterations, Schulman et al. 2015, Appendix C). Notebook 03.
-
-    From :math:`x_0 = 0`, :math:`r_0 = p_0 = b`, repeat
-    :math:`\alpha_k = r_k^\top r_k / p_k^\top F p_k`, :math:`x_{k+1} = x_k + \alpha_k p_k`,
-    :math:`r_{k+1} = r_k - \alpha_k F p_k`, :math:`p_{k+1} = r_{k+1} + (r_{k+1}^\top r_{k+1} / r_k^\top r_k)\, p_k`,
-    for ``iterations`` steps or until :math:`\|r\| \le` ``tolerance`` :math:`\cdot \|b\|`. F⁻¹ is never formed: the
-    cost is one product F v per iteration. Every iterate lies in the Krylov space :math:`\mathrm{span}\{b, Fb,
-    F^2 b, \dots\}`, which is inside the range of F when b is: so for a singular F and b in its range CG converges
-    to the minimum-norm solution :math:`F^+ b`, in at most as many iterations as F has distinct non-zero eigenvalues.
-    ``b`` may have any shape that ``matvec`` accepts.
-    """
-    check_count("iterations", iterations)
-    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
-        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
-    x = torch.zeros_like(b)
-    r = b.clone()
-    p = b.clone()
-    rr = (r * r).sum()
-    stop = (tolerance * b.norm()) ** 2
-    for _ in range(iterations):
-        if rr <= stop:
-            break
-        Fp = matvec(p)
-        pFp = (p * Fp).sum()
-        if pFp <= 0:
-            raise ValueError(f"matvec is not positive definite along the search direction (p^T F p = {pFp.item():.3g}); "
-                             "is b in the range of F, or does F need damping?")
-        alpha = rr / pFp
-        x = x + alpha * p
-        r = r - alpha * Fp
-        rr_new = (r * r).sum()
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x
-
-
-def trpo_step_size(g: Tensor, x: Tensor, delta: float) -> float:
-    r"""The step scale :math:`\alpha_{max}` that puts :math:`\theta_{old} + \alpha_{max} x` on the boundary of the quadratic trust region
-    (Schulman et al. 2015, Appendix C), for :math:`x \approx F^{-1} g` (notebook 03):
-
-    .. math:: \tfrac12 (\alpha_{max} x)^\top F (\alpha_{max} x) = \delta,\quad F x = g
-              \;\Rightarrow\; \alpha_{max} = \sqrt{\frac{2\delta}{g^\top F^{-1} g}} = \sqrt{\frac{2\delta}{g^\top x}}.
-
-    The mean KL is :math:`\tfrac12\Delta^\top F\Delta + O(\|\Delta\|^3)`, so the step's exact KL is δ to second order.
-    """
-    check_positive("delta", delta)
-    if g.shape != x.shape:
-        raise ValueError(f"g and x must have the same shape, got {tuple(g.shape)} and {tuple(x.shape)}")
-    gx = (g * x).sum().item()
-    if not gx > 0:
-        raise ValueError(f"g^T x must be > 0 (x should be F^-1 g for a positive semi-definite F), got {gx!r}")
-    return math.sqrt(2.0 * delta / gx)
-
-
-@dataclass
-class LineSearchResult:
-    """What :func:`backtracking_line_search` accepted: ``theta`` (θ_old itself when nothing was accepted),
-    ``fraction`` of the full step taken (0 when rejected), ``backtracks`` (shrinks before acceptance), ``accepted``,
-    and the ``objective`` and ``kl`` at ``theta``."""
-
-    theta: Tensor
-    fraction: float
-    backtracks: int
-    accepted: bool
-    objective: float
-    kl: float
-
-
-def backtracking_line_search(
-    objective: Callable[[Tensor], float],
-    kl: Callable[[Tensor], float],
-    theta_old: Tensor,
-    full_step: Tensor,
-    delta: float,
-    shrink: float = 0.5,
-    max_backtracks: int = 10,
-) -> LineSearchResult:
-    r"""TRPO's line search (Schulman et al. 2015, Appendix C), notebook 03: try
-    :math:`\theta = \theta_{old} + \text{shrink}^k\,\Delta` for k = 0, 1, ..., ``max_backtracks`` and accept the
-    first one that improves the surrogate and satisfies the constraint,
-
-    .. math:: L_{old}(\theta) > L_{old}(\theta_{old}) \quad\text{and}\quad \overline{\mathrm{KL}}(\theta_{old},\theta) \le \delta,
-
-    i.e. the line search on :math:`L_{old}(\theta) - \mathcal X[\overline{\mathrm{KL}} \le \delta]` of the paper
-    (:math:`\mathcal X` is 0 when its argument holds and +∞ otherwise). The quadratic model of the KL behind the full
-    step :math:`\Delta` can be off by its third-order term; the search repairs that. When no k is accepted the step is
-    rejected (θ stays θ_old). (OpenAI baselines' TRPO accepts KL up to 1.5 δ; this follows the paper.)
-    """
-    check_positive("delta", delta)
-    check_count("max_backtracks", max_backtracks, 0)
-    if not (isinstance(shrink, (int, float)) and 0 < shrink < 1):
-        raise ValueError(f"shrink must lie strictly between 0 and 1, got {shrink!r}")
-    if full_step.shape != theta_old.shape:
-        raise ValueError(f"full_step must have the shape of theta_old {tuple(theta_old.shape)}, got {tuple(full_step.shape)}")
-    theta_old = theta_old.detach()
-    base = float(objective(theta_old))
-    for k in range(max_backtracks + 1):
-        fraction = shrink**k
-        theta = theta_old + fraction * full_step
-        value, divergence = float(objective(theta)), float(kl(theta))
-        if value > base and divergence <= delta:
-            return LineSearchResult(theta, fraction, k, True, value, divergence)
-    return LineSearchResult(theta_old.clone(), 0.0, max_backtracks, False, base, 0.0)
-
-
-def trpo_step(
-    mdp: TabularMDP,
-    theta_old: Tensor,
-    delta: float,
-    cg_iterations: int = 10,
-    shrink: float = 0.5,
-    max_backtracks: int = 10,
-) -> LineSearchResult:
-    r"""One exact TRPO update on a tabular MDP (Schulman et al. 2015; notebook 03 assembles it piece by piece):
-    :math:`g = \nabla J(\theta_{old})`; :math:`x \approx F^{-1} g` by :func:`conjugate_gradient` with
-    :func:`fisher_vector_product`; full step :math:`\Delta = \sqrt{2\delta / g^\top x}\; x` (:func:`trpo_step_size`);
-    then :func:`backtracking_line_search` on the exact surrogate (:func:`exact_surrogate`) with the exact
-    :func:`mean_kl` constraint."""
-    check_thetas(mdp, theta_old=theta_old)
-    check_positive("delta", delta)
-    theta_old = theta_old.detach()
-    g = mdp.exact_policy_gradient(theta_old)
-    x = conjugate_gradient(lambda v: fisher_vector_product(mdp, theta_old, v), g, iterations=cg_iterations)
-    full_step = trpo_step_size(g, x, delta) * x
-    with torch.no_grad():
-        return backtracking_line_search(
-            lambda th: exact_surrogate(mdp, th, theta_old).item(),
-            lambda th: mean_kl(mdp, theta_old, th).item(),
-            theta_old, full_step, delta, shrink=shrink, max_backtracks=max_backtracks,
-        )
-
-
-def scale_to_kl(mdp: TabularMDP, theta_old: Tensor, direction: Tensor, delta: float, rtol: float = 1e-10) -> float:
-    r"""The step length t > 0 with :math:`\overline{\mathrm{KL}}(\theta_{old}, \theta_{old} + t\,u) = \delta` exactly
-    (up to ``rtol``), by bisection (notebook 03: the equal-KL comparison of the natural and the plain gradient).
-
-    Along a ray, each state's :math:`\mathrm{KL}(\pi_{old}\|\pi_{\theta_{old}+tu}) = \log\sum_b e^{\theta_b + t u_b}
-    - \sum_a \pi_{old}(a)(\theta_a + t u_a) + \text{const}` is convex in t with its minimum 0 at t = 0, so the mean KL
-    is non-decreasing in t ≥ 0 and the root is unique. Raises if the direction does not change the policy on
-    visited states, or if even a huge step cannot reach δ (the mean KL is bounded along some rays).
-    """
-    check_thetas(mdp, theta_old=theta_old, direction=direction)
-    check_positive("delta", delta)
-    check_positive("rtol", rtol)
-    theta_old, direction = theta_old.detach(), direction.detach()
-
-    def kl_at(t: float) -> float:
-        return mean_kl(mdp, theta_old, theta_old + t * direction).item()
-
-    lo, hi = 0.0, 1.0
-    while kl_at(hi) < delta:
-        lo, hi = hi, 2.0 * hi
-        if hi > 1e12:
-            raise ValueError(f"the mean KL along this direction never reaches delta={delta} (does it change the policy?)")
-    while hi - lo > rtol * hi:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if kl_at(mid) < delta else (lo, mid)
-    return 0.5 * (lo + hi)
-
-
-def equal_kl_comparison(mdp: TabularMDP, theta_old: Tensor, delta: float) -> dict[str, float]:
-    r"""The TRPO step (:func:`trpo_step`) against a plain-gradient step of the *same* exact mean KL (notebook 03).
-
-    The plain step is :math:`t\,g` with t from :func:`scale_to_kl` at the KL the TRPO step actually reached. Returns
-    ``natural_gain`` and ``plain_gain`` (true :math:`J - J(\theta_{old})`), ``kl`` (the common mean KL),
-    ``backtracks`` (of the TRPO line search), and ``cauchy_schwarz``
-    :math:`= \sqrt{g^\top F^+ g \; g^\top F g} / g^\top g \ge 1`, the ratio of the two gains to first order in
-    :math:`\sqrt\delta` (natural: :math:`\sqrt{2\delta\, g^\top F^+ g}`; plain: :math:`\sqrt{2\delta}\, g^\top g /
-    \sqrt{g^\top F g}`), which is ≥ 1 by the Cauchy–Schwarz inequality in the metric F (g lies in F's range).
-    """
-    check_thetas(mdp, theta_old=theta_old)
-    check_positive("delta", delta)
-    theta_old = theta_old.detach()
-    step = trpo_step(mdp, theta_old, delta)
-    if not step.accepted:
-        raise ValueError(f"the TRPO line search rejected every step at delta={delta}; nothing to compare")
-    g = mdp.exact_policy_gradient(theta_old)
-    t = scale_to_kl(mdp, theta_old, g, step.kl)
-    j_old = mdp.objective(theta_old).item()
-    x = natural_gradient(mdp, theta_old)
-    gFg = (g * fisher_vector_product(mdp, theta_old, g)).sum().item()
-    return {
-        "natural_gain": mdp.objective(step.theta).item() - j_old,
-        "plain_gain": mdp.objective(theta_old + t * g).item() - j_old,
-        "kl": step.kl,
-        "backtracks": float(step.backtracks),
-        "cauchy_schwarz": math.sqrt((g * x).sum().item() * gFg) / (g * g).sum().item(),
-    }
