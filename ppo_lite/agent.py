@@ -115,7 +115,7 @@ def load(path: str | Path, env: Any = None, device: str = "cpu") -> Agent:
     obs_norm.load_state_dict(ckpt["obs_norm"])
     low, high = shape.get("action_low"), shape.get("action_high")
     if not shape["discrete"] and low is None:  # checkpoints written before the bounds were stored: ask the env
-        probe = make_env(config.env_id, 1, "cpu", "gymnasium" if config.env_kwargs else config.backend, **config.env_kwargs)
+        probe = make_env(config.env_id, 1, "cpu", config.backend, **config.env_kwargs)
         try:
             low, high = _bounds(probe.single_action_space)
         finally:

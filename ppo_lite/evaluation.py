@@ -88,8 +88,7 @@ def evaluate(
     config = agent.config
     if env is not None and not isinstance(source, (str, Path)):
         config = config.replace(env_id=env_id_of(env))
-    venv = make_env(config.env_id, episodes, agent.device, "gymnasium" if config.env_kwargs else backend,
-                    **config.env_kwargs)
+    venv = make_env(config.env_id, episodes, agent.device, backend, **config.env_kwargs)
     if (venv.obs_dim, venv.act_dim) != (agent.net.obs_dim, agent.net.act_dim):
         venv.close()
         raise ValueError(f"the policy's network shape (obs {agent.net.obs_dim}, actions {agent.net.act_dim}) does "

@@ -151,11 +151,9 @@ def check_gym_id(env_id: str) -> None:
         gym_spec(env_id)
         return
     if ":" in env_id:
-        _entry_point(env_id)  # imports the module; refuses a missing name in one line
-        name = env_id.split(":", 1)[1]
-        if name not in gym.registry and is_entry_point(env_id):
-            return
-        env_id = name
+        if _entry_point(env_id) is not None:  # imports the module; refuses a missing name in one line
+            return  # a class or factory: nothing to look up
+        env_id = env_id.split(":", 1)[1]  # the module registered it
     if env_id in gym.registry:
         return
     base = env_id.split("-v")[0]
