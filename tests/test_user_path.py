@@ -320,3 +320,30 @@ def test_a_mujoco_video_renders_headless_or_is_refused_before_evaluating(tmp_pat
     error = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "cannot render HalfCheetah-v5" in error[0] and "MUJOCO_GL=egl" in error[0]
     assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
+def test_mujoco_envs_are_made_without_the_c_level_deprecation_print_and_other_warnings_reach_python():
+    pytest.importorskip("mujoco")
+    import mujoco
+    import warnings
+
+    from ppo_lite.envs.base import mujoco_warnings_to_python
+
+    # a fresh process: gymnasium's half_cheetah.xml triggers MuJoCo's 'settotalmass' deprecation, printed from C
+    code = ("from ppo_lite.envs.gym_adapter import GymVecEnv; from ppo_lite.envs.base import make_gymnasium_env; "
+            "GymVecEnv('HalfCheetah-v5', 2).reset(seed=0); make_gymnasium_env('HalfCheetah-v5').reset(seed=0)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    raw = subprocess.run([sys.executable, "-c", "import gymnasium; gymnasium.make('HalfCheetah-v5')"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    ours = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "settotalmass" in raw.stdout + raw.stderr          # the print this test is about exists without us
+    assert ours.returncode == 0 and "settotalmass" not in ours.stdout + ours.stderr
+    # any other MuJoCo warning becomes a Python warning while the env is made, and the previous handler comes back
+    before = mujoco.get_mju_user_warning()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with mujoco_warnings_to_python("HalfCheetah-v5"):
+            mujoco.get_mju_user_warning()("Nan, Inf or huge value in QACC at DOF 0")
+            mujoco.get_mju_user_warning()("compiler attribute 'settotalmass' is deprecated and will be removed")
+    assert [str(w.message) for w in caught] == ["MuJoCo: Nan, Inf or huge value in QACC at DOF 0"]
+    assert mujoco.get_mju_user_warning() is before

@@ -16,7 +16,10 @@ Every backend (gymnasium adapter, torch-native classic control) returns torch te
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import sys
+import warnings
+from typing import Any, Iterator
 
 import gymnasium as gym
 import torch
@@ -127,13 +130,51 @@ def check_action_values(env: VecEnv, actions: Tensor) -> None:
 _EXTRAS = {"gymnasium.envs.box2d": "box2d", "gymnasium.envs.mujoco": "mujoco"}
 
 
+# MuJoCo's compiler warnings that gymnasium's own model files trigger, not the user's: dropped instead of printed
+# from C on every env made (gymnasium 1.4's half_cheetah.xml uses the deprecated 'settotalmass').
+_KNOWN_MUJOCO_WARNINGS = ("compiler attribute 'settotalmass' is deprecated",)
+
+
+@contextlib.contextmanager
+def mujoco_warnings_to_python(spec: Any) -> Iterator[None]:
+    """While making the env of ``spec`` (an id or a ``gymnasium.EnvSpec``): MuJoCo's warnings go to Python's
+    :mod:`warnings` (shown once per message, filterable) instead of being printed from C on every env made, and the
+    deprecations in gymnasium's own model files (:data:`_KNOWN_MUJOCO_WARNINGS`) are dropped. Imports MuJoCo only
+    for gymnasium's MuJoCo envs or where it is already imported, so other envs never pay for it."""
+    try:
+        entry = str((spec if isinstance(spec, gym.envs.registration.EnvSpec) else gym.spec(spec)).entry_point)
+    except gym.error.Error:
+        entry = ""
+    if not entry.startswith("gymnasium.envs.mujoco") and "mujoco" not in sys.modules:
+        yield
+        return
+    try:
+        import mujoco
+    except ImportError:  # gymnasium's own error then names the package to install
+        yield
+        return
+
+    def handler(message: str) -> None:
+        if not any(known in message for known in _KNOWN_MUJOCO_WARNINGS):
+            warnings.warn(f"MuJoCo: {message.strip()}", RuntimeWarning, stacklevel=2)
+
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(handler)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
 def make_gymnasium_env(env_id: str, **kwargs: Any) -> gym.Env:
     """``gymnasium.make(env_id, **kwargs)``, with a one-line ``ValueError`` naming the package to install when the
     env needs an optional dependency that is missing (Box2D's pygame and box2d, MuJoCo), instead of a traceback."""
     from .spec import gym_spec
 
     try:
-        return gym.make(gym_spec(env_id), **kwargs)
+        spec = gym_spec(env_id)
+        with mujoco_warnings_to_python(spec):
+            return gym.make(spec, **kwargs)
     except (gym.error.DependencyNotInstalled, ImportError) as exc:
         raise ValueError(missing_dependency_message(env_id, exc)) from None
 

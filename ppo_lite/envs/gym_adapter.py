@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import VecEnv, check_action_values, check_actions, check_spaces, missing_dependency_message
+from .base import (VecEnv, check_action_values, check_actions, check_spaces, missing_dependency_message,
+                   mujoco_warnings_to_python)
 from .spec import gym_spec
 
 
@@ -30,13 +31,15 @@ class GymVecEnv(VecEnv):
     ) -> None:
         self.validate_actions = True if validate_actions is None else bool(validate_actions)
         try:
-            self.env = gym.make_vec(
-                gym_spec(env_id),
-                num_envs=num_envs,
-                vectorization_mode="sync",
-                vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
-                **make_kwargs,
-            )
+            spec = gym_spec(env_id)
+            with mujoco_warnings_to_python(spec):
+                self.env = gym.make_vec(
+                    spec,
+                    num_envs=num_envs,
+                    vectorization_mode="sync",
+                    vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+                    **make_kwargs,
+                )
         except (gym.error.DependencyNotInstalled, ImportError) as exc:
             raise ValueError(missing_dependency_message(env_id, exc)) from None
         except gym.error.Error as exc:  # unknown id, bad arguments, ...
