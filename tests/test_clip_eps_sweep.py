@@ -67,3 +67,19 @@ def test_sweep_refuses_bad_input_before_training(tmp_path):
     with pytest.raises(SystemExit, match="error"):
         clip_eps.main(["--envs", "NoSuchEnv-v0", "--outdir", str(tmp_path)])
     assert not any(tmp_path.iterdir())
+
+
+def test_band_excursion_counts_what_the_trainer_logs_as_clip_fraction():
+    """frac_outside is the trainer's clip fraction (ppo_lite.objectives.clip_fraction, its own formula) batch by batch,
+    and the two sides split it exactly, on random (K, B) ratios that fall on both sides of the band."""
+    from ppo_lite.objectives import clip_fraction
+
+    gen = torch.Generator().manual_seed(3)
+    for eps in (0.1, 0.2, 0.3):
+        r = torch.exp(0.3 * torch.randn(6, 257, generator=gen))
+        a = torch.randn(6, 257, generator=gen)
+        m = clip_eps.band_excursion(r, a, eps)
+        lib = clip_fraction(r, eps, dim=-1)
+        assert torch.equal(torch.round(m["frac_outside"] * 257), torch.round(lib * 257))
+        assert 0 < float(lib.min()) and float(lib.max()) < 1
+        assert torch.allclose(m["frac_clipped_side"] + m["frac_free_side"], m["frac_outside"])
