@@ -142,3 +142,25 @@ def test_variance_change_against_a_reference():
     d_pair, _ = bl.variance_change(mdp, theta, ep, best, reference=V)
     assert abs(d_pair - (d_best - d_v)) < 1e-9 * (1 + abs(d_v))
     assert bl.variance_change(mdp, theta, ep, zeros) == (0.0, 0.0)
+
+
+def test_small_problem_is_the_corridor_at_the_seeded_logits():
+    mdp, theta = bl.small_problem()
+    corridor = tab.make_small_mdp()
+    assert torch.equal(mdp.P, corridor.P) and torch.equal(mdp.R, corridor.R)
+    assert theta.shape == (mdp.num_states, mdp.num_actions) and theta.dtype == F64
+    again = bl.THETA_SCALE * torch.randn(theta.shape, generator=torch.Generator().manual_seed(bl.THETA_SEED), dtype=F64)
+    assert torch.equal(theta, again) and torch.equal(bl.small_problem()[1], theta)  # the same logits on every call
+
+
+def test_convergence_study_errors_shrink_like_one_over_sqrt_n():
+    counts, repeats = [20, 320], 20
+    errors = bl.convergence_study(seed=3, episode_counts=counts, repeats=repeats)
+    assert set(errors) == set(tab.ESTIMATORS)
+    for est, err in errors.items():
+        assert err.shape == (len(counts), repeats) and (err > 0).all()
+        # 16x the episodes: the RMS error is about 4x smaller (unbiased estimators have no floor)
+        ratio = (err[0].pow(2).mean().sqrt() / err[1].pow(2).mean().sqrt()).item()
+        assert 2.2 < ratio < 7.0, (est, ratio)
+    # seeded: the same errors again
+    assert torch.equal(bl.convergence_study(seed=3, episode_counts=counts, repeats=repeats)["baseline"], errors["baseline"])

@@ -98,3 +98,14 @@ def test_nb00_check_solved():
     assert not result and "400.0" in result.message
     assert not nb00.check_solved(History())
     assert not nb00.check_solved([500.0] * 20)
+
+
+def test_nb00_stop_when_solved():
+    stop = nb00.stop_when_solved(threshold=475.0, last=20)
+    steps = [100.0 * (i + 1) for i in range(30)]
+    assert stop(0, _history([20.0] * 10 + [500.0] * 20, steps))                # the last 20 reach 475
+    assert not stop(0, _history([20.0] * 11 + [490.0] * 19, steps))            # one short episode: mean 466.5
+    assert not stop(0, _history([500.0] * 19, steps[:19]))                      # fewer than 20 episodes: never solved
+    assert stop(0, _history([20.0] * 10 + [475.0] * 20, steps))                # a mean equal to the threshold reaches it
+    default = nb00.stop_when_solved()
+    assert default(0, _history([20.0] * 10 + [500.0] * 20, steps)) and not default(0, _history([474.0] * 30, steps))

@@ -113,3 +113,10 @@ def test_truncated_fraction_is_the_survival_probability():
     p = 0.99**gs.TIME_LIMIT
     se = (p * (1 - p) / gs.TRUNC_EPISODES) ** 0.5
     assert abs(out["truncated_fraction"].item() - p) < 4 * se
+
+
+def test_truncation_study_marks_the_live_states():
+    out = gs.truncation_study(seed=2)
+    mdp, _ = gs.truncation_problem()
+    assert torch.equal(out["live"], ~mdp.terminal) and out["live"].any()
+    assert (out["V"][~out["live"]] == 0).all() and (out["V"][out["live"]] > 0).all()  # positive rewards, terminal pays 0

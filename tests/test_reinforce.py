@@ -36,3 +36,13 @@ def test_bad_input_is_refused():
         train_reinforce(num_updates=0)
     with pytest.raises(ValueError, match="Discrete action space"):
         train_reinforce(env_id="Pendulum-v1", num_updates=1)
+
+
+def test_random_policy_return_is_a_near_uniform_policys():
+    from ppo_lite.course.reinforce import random_policy_return
+
+    r = random_policy_return(episodes=30, seed=7)
+    assert 12 < r < 35  # a uniform policy on CartPole-v1 lasts about 22 steps
+    assert random_policy_return(episodes=30, seed=7) == r  # seeded: weights and episodes
+    with pytest.raises(ValueError, match="Discrete action space"):
+        random_policy_return("Pendulum-v1", episodes=1)

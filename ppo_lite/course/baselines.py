@@ -30,15 +30,26 @@ equal to :math:`b^*` when no state is visited twice in an episode.
 
 Everything is float64 and takes the padded :class:`ppo_lite.course.tabular.Episodes` of
 :meth:`ppo_lite.course.tabular.TabularMDP.sample_episodes`.
+
+The module also holds notebook 01's problem (:func:`small_problem`: the corridor and the fixed policy it differentiates
+at) and its Monte Carlo study (:func:`convergence_study`, with the settings :data:`EPISODE_COUNTS` and
+:data:`REPEATS`); :mod:`ppo_lite.course.plots.nb01` draws the results.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from . import tabular as tab
 from .tabular import Episodes, TabularMDP
 
 __all__ = [
+    "THETA_SEED",
+    "THETA_SCALE",
+    "EPISODE_COUNTS",
+    "REPEATS",
+    "small_problem",
+    "convergence_study",
     "baseline_directions",
     "baselined_gradient_samples",
     "optimal_state_baseline",
@@ -48,6 +59,28 @@ __all__ = [
 ]
 
 _DTYPE = torch.float64
+
+# Notebook 01's settings: the policy it differentiates at, and the Monte Carlo study of its section 9.
+THETA_SEED, THETA_SCALE = 0, 0.5
+EPISODE_COUNTS = [10, 30, 100, 300, 1000, 3000]
+REPEATS = 20
+
+
+def small_problem() -> tuple[TabularMDP, Tensor]:
+    r"""Notebook 01's test bed: the 5-state corridor (:func:`ppo_lite.course.tabular.make_small_mdp`) and the fixed
+    random softmax logits :math:`\theta \sim \mathcal N(0, 0.5^2)` (seed :data:`THETA_SEED`) it differentiates at."""
+    mdp = tab.make_small_mdp()
+    gen = torch.Generator().manual_seed(THETA_SEED)
+    return mdp, THETA_SCALE * torch.randn(mdp.num_states, mdp.num_actions, generator=gen, dtype=_DTYPE)
+
+
+def convergence_study(seed: int = 0, episode_counts: list[int] = EPISODE_COUNTS, repeats: int = REPEATS) -> dict[str, Tensor]:
+    r"""Error :math:`\|\hat g_n - \nabla J\|_2` of each estimator of :data:`ppo_lite.course.tabular.ESTIMATORS`
+    averaged over n episodes, on :func:`small_problem`: estimator -> (len(episode_counts), repeats)
+    (:func:`ppo_lite.course.tabular.gradient_error_vs_episodes`; notebook 01, section 9)."""
+    mdp, theta = small_problem()
+    gen = torch.Generator().manual_seed(seed)
+    return {est: tab.gradient_error_vs_episodes(mdp, theta, est, episode_counts, repeats, gen) for est in tab.ESTIMATORS}
 
 
 def _check_baseline(mdp: TabularMDP, baseline: Tensor) -> Tensor:

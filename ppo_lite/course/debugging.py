@@ -366,7 +366,7 @@ def share_trunk(agent: ActorCritic) -> ActorCritic:
 
 
 def share_trunk_batched(trainer: BatchedTrainer) -> BatchedTrainer:
-    """:func:`share_trunk` for every agent of a :class:`~ppo_lite.batched.BatchedTrainer`, in place; returns it.
+    r""":func:`share_trunk` for every agent of a :class:`~ppo_lite.batched.BatchedTrainer`, in place; returns it.
 
     Each agent's critic reads the actor's hidden layers (its own head on the actor's features). The critic's own
     hidden weights stay in the parameter matrix but no loss reaches them: their gradient is 0, so Adam never moves

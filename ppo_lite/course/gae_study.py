@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..normalize import normalize_advantages
 from . import tabular as tab
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
 F64 = torch.float64
 LAMS = [0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0]
 BATCH_EPISODES = 256  # the MSE is that of a gradient averaged over this many episodes
-VALUE_NOISE = 2.0     # standard deviation of the critic's error ε(s)
+VALUE_NOISE = 2.0     # standard deviation of the critic's error e_V(s)
 GAMMAS = [1.0, 0.99, 0.97, 0.95, 0.9, 0.8, 0.6]  # discounts of the γ-just study, for the problem's GAMMA_EVAL
 GAMMA_EVAL = 1.0      # the γ-just study's objective: the undiscounted return, as in the GAE paper
 TIME_LIMIT, TRUNC_EPISODES, TRUNC_LAM = 50, 1000, 0.95
@@ -41,8 +42,8 @@ def _check_count(**counts: int) -> None:
 
 def gae_problem() -> tuple[tab.TabularMDP, Tensor, Tensor]:
     r"""Random 8-state MDP (γ = 0.95, episodes end with probability 0.05 per step), a fixed softmax policy θ, and an
-    imperfect critic :math:`\hat V = V^\pi + \epsilon` with :math:`\epsilon(s) \sim \mathcal N(0, 2^2)` drawn once
-    per state (notebook 02, section 3)."""
+    imperfect critic :math:`\hat V = V^\pi + e_V` with the critic's error :math:`e_V(s) \sim \mathcal N(0, 2^2)`
+    drawn once per state (notebook 02, section 3)."""
     mdp = tab.TabularMDP.random(8, 3, gamma=0.95, seed=3, terminate_prob=0.05)
     gen = torch.Generator().manual_seed(0)
     theta = 0.5 * torch.randn(8, 3, generator=gen, dtype=F64)
@@ -64,13 +65,13 @@ def split_gradient_samples(
 ) -> tuple[Tensor, Tensor]:
     r"""The GAE(λ) gradient of each episode split into the returns' part and the critic's part, each (E, S, A).
 
-    GAE is linear in the rewards and the values, so with :math:`\hat V = V^\pi + \epsilon`,
+    GAE is linear in the rewards and the values, so with :math:`\hat V = V^\pi + e_V` (:math:`e_V` the critic's error),
 
     .. math:: \hat A^\lambda_t[r, \hat V] = \underbrace{\hat A^\lambda_t[r, V^\pi]}_{\text{returns}}
-              + \underbrace{\hat A^\lambda_t[0, \epsilon]}_{\text{critic}}, \qquad
-              \hat A^\lambda_t[0, \epsilon] = -\epsilon(s_t) + (1-\lambda)\sum_{l\ge1}\gamma^l\lambda^{l-1}\epsilon(s_{t+l})
+              + \underbrace{\hat A^\lambda_t[0, e_V]}_{\text{critic}}, \qquad
+              \hat A^\lambda_t[0, e_V] = -e_V(s_t) + (1-\lambda)\sum_{l\ge1}\gamma^l\lambda^{l-1}e_V(s_{t+l})
 
-    (the second form by telescoping :math:`\sum_l (\gamma\lambda)^l(\gamma\epsilon(s_{t+l+1}) - \epsilon(s_{t+l}))`),
+    (the second form by telescoping :math:`\sum_l (\gamma\lambda)^l(\gamma e_V(s_{t+l+1}) - e_V(s_{t+l}))`),
     and :math:`\hat g_\lambda = \hat g^{\text{returns}}_\lambda + \hat g^{\text{critic}}_\lambda` episode by episode
     (notebook 02, section 3).
     """
@@ -95,7 +96,7 @@ def variance_split_study(num_episodes: int = 4000, seed: int = 0) -> dict[str, T
               + \operatorname{tr}\mathrm{Var}[\hat g^{\text{critic}}_\lambda]
               + 2\operatorname{tr}\mathrm{Cov}[\hat g^{\text{returns}}_\lambda, \hat g^{\text{critic}}_\lambda]
 
-    (:func:`split_gradient_samples`; the returns' part is the estimator with the exact critic, ε = 0). Measured on
+    (:func:`split_gradient_samples`; the returns' part is the estimator with the exact critic, :math:`e_V = 0`). Measured on
     the same episodes as :func:`bias_variance_study` with the same ``seed``. Returns (len(LAMS),) tensors
     ``total``, ``returns``, ``critic``, ``covariance`` (the 2 tr Cov term) and ``split_error`` (the largest
     |total − returns − critic| over episodes and components, zero in exact arithmetic). Notebook 02, section 3.
@@ -183,8 +184,10 @@ def gamma_just_study(
 
 
 def truncation_problem() -> tuple[tab.TabularMDP, Tensor]:
-    """A long-lived task (terminate 1%/step, γ = 0.99, positive rewards) and the uniform policy: V ≈ 80, so a
-    time limit of 50 steps cuts most episodes while a lot of value is still ahead (notebook 02, section 5)."""
+    r"""A long-lived task (terminate 1%/step, γ = 0.99, rewards |N(0, 1)| + 0.5 > 0) and the uniform policy. A reward
+    of 1 per step would be worth :math:`\sum_t (0.99 \cdot 0.99)^t = 1/0.0199 \approx 50`; the rewards average about
+    1.6 along the way, so :math:`V^\pi \approx 80`, and a time limit of 50 steps cuts most episodes while a lot of
+    value is still ahead (notebook 02, section 5)."""
     base = tab.TabularMDP.random(6, 2, gamma=0.99, seed=0, terminate_prob=0.01)
     mdp = tab.TabularMDP(base.P, base.R.abs() + 0.5, base.mu0, base.gamma, base.terminal)
     return mdp, torch.zeros(6, 2, dtype=F64)
@@ -194,11 +197,12 @@ def truncation_study(seed: int = 0) -> dict[str, Tensor]:
     r"""Time limit bootstrapped vs treated as termination (Pardo et al. 2018), notebook 02, section 5: tabular values
     fitted to GAE(λ) targets of :data:`TRUNC_EPISODES` episodes cut at :data:`TIME_LIMIT` steps
     (:func:`ppo_lite.course.tabular.fit_values_with_time_limit`), and the mean target error
-    :math:`\hat A^\lambda_t + V^\pi(s_t) - V^\pi(s_t)` by step (:func:`ppo_lite.course.tabular.target_error_by_step`)."""
+    :math:`\hat A^\lambda_t + V^\pi(s_t) - V^\pi(s_t)` by step (:func:`ppo_lite.course.tabular.target_error_by_step`).
+    ``live`` marks the non-terminal states."""
     mdp, theta = truncation_problem()
     tr = mdp.sample_transitions(theta, TRUNC_EPISODES, torch.Generator().manual_seed(seed), TIME_LIMIT)
     V = mdp.values(theta)
-    out = {"V": V, "truncated_fraction": tr.truncated.any(0).to(F64).mean()}
+    out = {"V": V, "live": ~mdp.terminal, "truncated_fraction": tr.truncated.any(0).to(F64).mean()}
     for name, boot in (("bootstrap", True), ("terminal", False)):
         out[f"V_fit_{name}"] = tab.fit_values_with_time_limit(mdp, tr, TRUNC_LAM, boot)
         out[f"target_error_{name}"] = tab.target_error_by_step(mdp, tr, V, TRUNC_LAM, boot)
@@ -206,7 +210,7 @@ def truncation_study(seed: int = 0) -> dict[str, Tensor]:
 
 
 def normalization_study(batches: int = 200, episodes: int = 16, lam: float = 0.95, seed: int = 5) -> dict[str, float]:
-    r"""Per-batch advantage normalization :math:`\tilde A = (\hat A - \bar A)/\sigma_A` on :func:`gae_problem`
+    r"""Per-batch advantage normalization :math:`\tilde A_t = (\hat A_t - \operatorname{mean}\hat A)/\operatorname{std}\hat A` on :func:`gae_problem`
     (notebook 02, section 6): fraction of advantages whose sign flips, and the mean cosine between the batch gradient
     and the exact ∇J with raw vs normalized advantages."""
     if batches < 1 or episodes < 2:
@@ -220,7 +224,7 @@ def normalization_study(batches: int = 200, episodes: int = 16, lam: float = 0.9
         tr = mdp.sample_transitions(theta, episodes, gen, 1000)
         adv, keep = mdp.gae(tr, v_hat, lam), tr.mask.bool()
         normed = torch.zeros_like(adv)
-        normed[keep] = (adv[keep] - adv[keep].mean()) / (adv[keep].std() + 1e-8)
+        normed[keep] = normalize_advantages(adv[keep])  # the trainer's per-batch normalization
         flips.append(((adv[keep] > 0) != (normed[keep] > 0)).to(F64).mean())
         discount = mdp.gamma ** torch.arange(adv.shape[0], dtype=F64)[:, None]
         for weights, out in ((adv, cos_raw), (normed, cos_norm)):

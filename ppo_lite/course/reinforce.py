@@ -6,10 +6,14 @@ One update from a batch of :math:`E` complete episodes:
           \hat A^e_t = \frac{\hat R^e_t - m}{s}, \quad \hat R^e_t = \sum_{t'\ge t}\gamma^{t'-t} r^e_{t'},
 
 with :math:`N` the number of steps in the batch and :math:`m, s` the batch mean and standard deviation of the
-reward-to-go. Subtracting :math:`m` is a constant baseline (no bias, by :math:`\mathbb E[\nabla\log\pi] = 0`);
-dividing by :math:`s` only rescales the step. As in all deep-RL code, the :math:`\gamma^t` factor of the exact
+reward-to-go. Dividing by :math:`s` only rescales the step. Subtracting :math:`m` is *not* a state baseline: the
+batch mean depends on every return of the batch, the sample's own included, so it is correlated with the sample's
+action and adds a bias of order :math:`1/N` (a state baseline adds none, by :math:`\mathbb E[\nabla\log\pi] = 0`;
+notebook 02, section 6, says the same of advantage normalization). As in all deep-RL code, the :math:`\gamma^t` factor of the exact
 discounted gradient is dropped (notebook 01 shows it on the tabular MDP). Time-limit truncation is not
 bootstrapped here: the reward-to-go of a truncated episode stops at the limit (notebook 02 measures what that costs).
+
+Notebook 01's run is :data:`REINFORCE_ARGS`; :func:`random_policy_return` is the return it is compared with.
 """
 from __future__ import annotations
 
@@ -22,10 +26,15 @@ from torch import Tensor
 
 from ..advantages import reward_to_go
 from ..envs.base import make_gymnasium_env
+from ..normalize import normalize_advantages
 from ..objectives import pg_loss
 from ..policies import ActorCritic
 
-__all__ = ["Episode", "ReinforceHistory", "run_episode", "evaluate", "train_reinforce"]
+__all__ = ["REINFORCE_ARGS", "Episode", "ReinforceHistory", "run_episode", "evaluate", "train_reinforce",
+           "random_policy_return"]
+
+# Notebook 01's run (section 11): 16 updates of 8 CartPole-v1 episodes.
+REINFORCE_ARGS = dict(num_updates=16, episodes_per_update=8, lr=2e-2, hidden=(32,), seed=0)
 
 
 @dataclass
@@ -107,7 +116,7 @@ def train_reinforce(
         obs = torch.cat([ep.observations for ep in batch])
         actions = torch.cat([ep.actions for ep in batch])
         returns = torch.cat([reward_to_go(ep.rewards, gamma) for ep in batch])
-        advantages = (returns - returns.mean()) / (returns.std() + 1e-8)
+        advantages = normalize_advantages(returns)  # the trainer's per-batch normalization
         logp, _ = model.log_prob_entropy(obs, actions)
         loss = pg_loss(logp, advantages)
         if not math.isfinite(loss.item()):
@@ -120,3 +129,16 @@ def train_reinforce(
         history.env_steps.append(steps)
     env.close()
     return model, history
+
+
+def random_policy_return(env_id: str = "CartPole-v1", episodes: int = 20, seed: int = 1000) -> float:
+    """Mean return of an untrained (near-uniform: policy head gain 0.01) :class:`ActorCritic` over ``episodes``
+    sampled episodes of ``env_id`` (a Discrete-action env); the torch seed ``seed`` draws its weights."""
+    env = make_gymnasium_env(env_id)
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ValueError(f"random_policy_return needs a Discrete action space, {env_id} has {env.action_space}")
+    torch.manual_seed(seed)
+    model = ActorCritic(env.observation_space.shape[0], int(env.action_space.n), discrete=True)
+    returns = evaluate(env, model, episodes, seed, deterministic=False)
+    env.close()
+    return sum(returns) / len(returns)

@@ -3,6 +3,10 @@ r"""Exercises of notebook 00: reading a training History, and a second training 
 ``check_mean_last`` and ``check_steps_to_threshold`` run the learner's function against the reference on random
 inputs; ``check_second_run`` checks the learner's config for the second run, trains it and checks the result
 against the CartPole-v1 criterion the course uses (``check_solved``).
+
+The first agent the second run varies lives here too: its settings :data:`FIRST_AGENT` and the callback
+:func:`stop_when_solved` that stops training on the course's criterion (notebook 00, section 6, and
+``python -m ppo_lite.course.plots nb00``, which trains it again to draw its figure).
 """
 from __future__ import annotations
 
@@ -11,16 +15,31 @@ from typing import Callable, Sequence
 
 import torch
 
-from ...config import PPOConfig
+from ...config import SOLVED_THRESHOLDS, PPOConfig
 from ...history import History
 from ._check import CheckResult, check
 
 __all__ = [
+    "FIRST_AGENT",
+    "stop_when_solved",
     "check_mean_last",
     "check_steps_to_threshold",
     "check_second_run",
     "check_solved",
 ]
+
+
+# ---------------------------------------------------------------------------------- the first agent (section 6)
+# Notebook 00's first agent; exercise 3 runs it again with another seed and clip range (SECOND_RUN).
+FIRST_AGENT = dict(env_id="CartPole-v1", seed=0, total_steps=100_000)
+
+
+def stop_when_solved(threshold: float = SOLVED_THRESHOLDS["CartPole-v1"], last: int = 20) -> Callable[[int, History], bool]:
+    """A ``train(..., callback=...)`` that stops once ``last`` episodes are complete and the mean of the last ``last``
+    returns reaches ``threshold`` (CartPole-v1: 475 over 20 episodes, the criterion of :func:`check_solved`)."""
+    def callback(update: int, history: History) -> bool:
+        return len(history.episodes["return"]) >= last and history.mean_return(last) >= threshold
+    return callback
 
 
 # ---------------------------------------------------------------------------------------------- fixed cases first
@@ -230,10 +249,7 @@ def check_second_run(make_config: Callable[[PPOConfig], PPOConfig], cfg: PPOConf
         return CheckResult(True, "second_run: the config is right (not trained)")
     from ... import train
 
-    def stop(update: int, history: History) -> bool:
-        return len(history.episodes["return"]) >= last and history.mean_return(last) >= threshold
-
-    return check_solved(train(new, progress=False, callback=stop), threshold, last, seed=new.seed)
+    return check_solved(train(new, progress=False, callback=stop_when_solved(threshold, last)), threshold, last, seed=new.seed)
 
 
 def check_solved(history: History, threshold: float = 475.0, last: int = 20, seed: int | None = None) -> CheckResult:

@@ -1,6 +1,9 @@
 """Figures of notebook 00 (orientation): the first agent's learning curve.
 
-:func:`save_key_figures` retrains the notebook's first agent (same seed and settings) and writes ``nb00_*.png``.
+:func:`plot_learning_curve` draws a training :class:`~ppo_lite.history.History`; :func:`save_key_figures` trains the
+notebook's first agent again (its settings and stopping rule are
+:data:`ppo_lite.course.exercises.nb00.FIRST_AGENT` and :func:`~ppo_lite.course.exercises.nb00.stop_when_solved`, which
+the notebook uses) with :func:`ppo_lite.train` and writes ``nb00_*.png``.
 """
 from __future__ import annotations
 
@@ -13,17 +16,8 @@ from ...config import SOLVED_THRESHOLDS
 from ...history import History
 from . import save_figures
 
-# The notebook's first agent, shared with save_key_figures so the PNG is the notebook's figure.
-FIRST_AGENT = dict(env_id="CartPole-v1", seed=0, total_steps=100_000)
 THRESHOLD = SOLVED_THRESHOLDS["CartPole-v1"]
 WINDOW = 20
-
-
-def stop_when_solved(threshold: float = THRESHOLD, last: int = WINDOW):
-    """A ``train(..., callback=...)`` that stops once the mean of the last ``last`` episodes reaches ``threshold``."""
-    def callback(update: int, history: History) -> bool:
-        return len(history.episodes["return"]) >= last and history.mean_return(last) >= threshold
-    return callback
 
 
 def plot_learning_curve(history: History, threshold: float = THRESHOLD, last: int = WINDOW, title: str = "") -> Figure:
@@ -46,9 +40,10 @@ def plot_learning_curve(history: History, threshold: float = THRESHOLD, last: in
 
 
 def save_key_figures(outdir: Path) -> list[Path]:
-    """Write ``nb00_first_agent.png`` into ``outdir``."""
+    """Train notebook 00's first agent again and write ``nb00_first_agent.png`` into ``outdir``."""
     from ... import PPOConfig, train
+    from ..exercises.nb00 import FIRST_AGENT, stop_when_solved
 
     cfg = PPOConfig.for_env(FIRST_AGENT["env_id"], seed=FIRST_AGENT["seed"], total_steps=FIRST_AGENT["total_steps"])
-    history = train(cfg, progress=False, callback=stop_when_solved())
+    history = train(cfg, progress=False, callback=stop_when_solved(THRESHOLD, WINDOW))
     return save_figures({"nb00_first_agent.png": plot_learning_curve(history)}, outdir, bbox_inches="tight")

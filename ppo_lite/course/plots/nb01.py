@@ -1,8 +1,9 @@
 """Figures of notebook 01 (policy gradients): Monte Carlo error vs episodes, the baselines' variance over a family of
 problems, REINFORCE on CartPole.
 
-Each ``plot_*`` takes results computed by :mod:`ppo_lite.course.tabular` / :mod:`ppo_lite.course.reinforce` and returns a Figure;
-:func:`save_key_figures` reruns the notebook's experiments (same seeds and settings) and writes the PNGs.
+Each ``plot_*`` takes results computed by :mod:`ppo_lite.course.baselines` / :mod:`ppo_lite.course.reinforce` (which
+also hold the notebook's settings) and returns a Figure; :func:`save_key_figures` asks those modules for the
+notebook's experiments (same seeds and settings) and writes the PNGs.
 """
 from __future__ import annotations
 
@@ -12,54 +13,26 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from .. import tabular as tab
-from ..reinforce import ReinforceHistory, train_reinforce
+from .. import baselines as bl
+from .. import reinforce as rf
+from ..reinforce import ReinforceHistory
 from . import save_figures
 
-# The notebook's settings, shared with save_key_figures so the PNGs are the notebook's figures.
-THETA_SEED, THETA_SCALE = 0, 0.5
-EPISODE_COUNTS = [10, 30, 100, 300, 1000, 3000]
-REPEATS = 20
-REINFORCE_ARGS = dict(num_updates=16, episodes_per_update=8, lr=2e-2, hidden=(32,), seed=0)
 
+def plot_convergence(errors: dict[str, torch.Tensor], episode_counts: list[int]) -> Figure:
+    """Root-mean-square error of the gradient estimate vs episodes, log-log, with a 1/sqrt(n) guide.
 
-def small_problem() -> tuple[tab.TabularMDP, torch.Tensor]:
-    """The corridor MDP and the (fixed, random) policy logits the notebook differentiates at."""
-    mdp = tab.make_small_mdp()
-    gen = torch.Generator().manual_seed(THETA_SEED)
-    return mdp, THETA_SCALE * torch.randn(mdp.num_states, mdp.num_actions, generator=gen, dtype=torch.float64)
-
-
-def random_policy_return(episodes: int = 20, seed: int = 1000) -> float:
-    """Mean CartPole-v1 return of an untrained (near-uniform: policy head gain 0.01) ActorCritic."""
-    import gymnasium as gym
-
-    from ...policies import ActorCritic
-    from ..reinforce import evaluate
-
-    torch.manual_seed(seed)
-    returns = evaluate(gym.make("CartPole-v1"), ActorCritic(4, 2, discrete=True), episodes, seed, deterministic=False)
-    return sum(returns) / len(returns)
-
-
-def convergence_study(seed: int = 0) -> dict[str, torch.Tensor]:
-    """Error of each estimator vs number of episodes, (len(EPISODE_COUNTS), REPEATS) each."""
-    mdp, theta = small_problem()
-    gen = torch.Generator().manual_seed(seed)
-    return {est: tab.gradient_error_vs_episodes(mdp, theta, est, EPISODE_COUNTS, REPEATS, gen) for est in tab.ESTIMATORS}
-
-
-def plot_convergence(errors: dict[str, torch.Tensor]) -> Figure:
-    """Root-mean-square error of the gradient estimate vs episodes, log-log, with a 1/sqrt(n) guide."""
+    ``errors`` maps an estimator to its errors, (len(episode_counts), runs) (:func:`ppo_lite.course.baselines.convergence_study`)."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    n = torch.tensor(EPISODE_COUNTS, dtype=torch.float64)
+    n = torch.tensor(episode_counts, dtype=torch.float64)
+    runs = next(iter(errors.values())).shape[1]
     for est, err in errors.items():
         ax.loglog(n, err.pow(2).mean(1).sqrt(), "o-", label=est)
     first = errors["total_return"].pow(2).mean(1).sqrt()[0]
     ax.loglog(n, first * (n / n[0]) ** -0.5, "k--", lw=1, label=r"slope $-1/2$ ($\propto 1/\sqrt{n}$)")
     ax.set_xlabel("episodes averaged, n")
     ax.set_ylabel(r"RMS error $\|\hat g_n - \nabla J\|_2$ (return units per logit)")
-    ax.set_title(f"Monte Carlo policy gradient on the 5-state corridor ({REPEATS} runs)")
+    ax.set_title(f"Monte Carlo policy gradient on the 5-state corridor ({runs} runs)")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -87,16 +60,17 @@ def plot_baseline_family(family: dict[str, list[dict]]) -> Figure:
     ax.set_ylim(lo, hi)
     ax.set_xlabel(r"change of total variance with $V^\pi$ (% of no baseline)")
     ax.set_ylabel(r"change with the fitted $\hat b^*$ (% of no baseline)")
-    ax.set_title("Baselines on 30 corridor policies and 30 random MDPs")
+    ax.set_title("Baselines on " + " and ".join(f"{len(cases)} {name} problems" for name, cases in family.items()))
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
 
-def plot_learning_curve(history: ReinforceHistory, random_return: float) -> Figure:
+def plot_learning_curve(history: ReinforceHistory, random_return: float,
+                        episodes_per_update: int = rf.REINFORCE_ARGS["episodes_per_update"]) -> Figure:
     """Mean episode return per update vs environment steps, with the random policy's return."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(history.env_steps, history.mean_return, "o-", label="REINFORCE (8 episodes / update)")
+    ax.plot(history.env_steps, history.mean_return, "o-", label=f"REINFORCE ({episodes_per_update} episodes / update)")
     ax.axhline(random_return, color="gray", ls="--", label=f"random policy ({random_return:.0f})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("mean episode return (steps balanced)")
@@ -107,9 +81,10 @@ def plot_learning_curve(history: ReinforceHistory, random_return: float) -> Figu
 
 
 def save_key_figures(outdir: Path) -> list[Path]:
-    """Rerun the notebook's experiments and write ``nb01_*.png`` into ``outdir``."""
+    """Notebook 01's experiments (from :mod:`ppo_lite.course.baselines` and :mod:`ppo_lite.course.reinforce`), drawn
+    as ``nb01_*.png`` in ``outdir``."""
     torch.set_num_threads(1)
-    convergence = plot_convergence(convergence_study())
-    _, history = train_reinforce(**REINFORCE_ARGS)
-    learning = plot_learning_curve(history, random_return=random_policy_return())
+    convergence = plot_convergence(bl.convergence_study(), bl.EPISODE_COUNTS)
+    _, history = rf.train_reinforce(**rf.REINFORCE_ARGS)
+    learning = plot_learning_curve(history, random_return=rf.random_policy_return())
     return save_figures({"nb01_mc_gradient_convergence.png": convergence, "nb01_reinforce_cartpole.png": learning}, outdir, dpi=120)
