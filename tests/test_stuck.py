@@ -30,3 +30,24 @@ def test_the_committed_results_draw():
 def test_bad_options_are_refused(argv):
     with pytest.raises(SystemExit, match="--seeds must be >= 1"):
         stuck.main(argv)
+
+
+def test_log_std_tiny_run_records_every_arm_with_the_entropy_it_reads(tmp_path):
+    """python -m ppo_lite.experiments log_std (notebook 10 section 11) on the same skeleton: every arm's config is the
+    one named (the large-update arm's lr, epochs and constant rate; the bonus; the narrow start), every seed is scored
+    and the entropy is logged per update, reading back as sigma near the arm's start."""
+    from ppo_lite.course.debugging import gaussian_sigma
+    from ppo_lite.experiments import log_std
+
+    assert log_std.main(["--steps", "4096", "--seeds", "2", "--device", "cpu", "--outdir", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "log_std.json").read_text())
+    assert data["meta"]["command"].startswith(log_std.COMMAND) and set(data["arms"]) == set(log_std.ARMS)
+    large = data["configs"]["large updates, ent_coef 0.01"]
+    assert (large["lr"], large["update_epochs"], large["anneal_lr"], large["ent_coef"]) == (1e-2, 40, False, 0.01)
+    assert data["configs"]["defaults"]["log_std_init"] == 0.0 and data["configs"]["log σ₀ = −2"]["log_std_init"] == -2.0
+    for name, runs in data["arms"].items():
+        start = 1.0 if "−2" not in name else 0.1353
+        assert [r["seed"] for r in runs] == [0, 1] and all(len(r["updates"]["entropy"]) == 2 for r in runs)
+        assert all(abs(gaussian_sigma(r["updates"]["entropy"][0]) / start - 1) < 0.2 for r in runs), name
+    fig = plots.plot_log_std(data)
+    assert len(fig.axes) == 3 and fig.axes[0].get_xlabel() == "environment steps"

@@ -28,29 +28,48 @@ ARMS: dict[str, dict[str, Any]] = {"defaults": {}, "reward scaling off": {"scale
 SERIES = ("explained_variance", "approx_kl", "clip_frac")
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="env steps per agent")
+def score_arms(arms: dict[str, dict[str, Any]], env_id: str, steps: int, seeds: list[int], device: str,
+               series: tuple[str, ...], desc: str) -> dict[str, Any]:
+    """Train every arm (the :class:`PPOConfig` fields it changes from ``env_id``'s defaults) on ``seeds``, each arm's
+    seeds as one batched computation, and score each run (:func:`ppo_lite.experiments.sweep.score_agents`, with the
+    per-update ``series``). Returns the results file's body: ``env_id``, ``steps``, ``seeds`` and per arm its runs,
+    its config and its seconds."""
+    from tqdm.auto import tqdm
+
+    from . import config_record
+
+    data: dict[str, Any] = {"env_id": env_id, "steps": steps, "seeds": seeds, "arms": {}, "configs": {}, "seconds": {}}
+    for name in tqdm(list(arms), desc=desc):
+        t = time.perf_counter()
+        base = PPOConfig.for_env(env_id, total_steps=steps, device=device, **arms[name])
+        data["configs"][name] = config_record(base)
+        data["arms"][name] = score_agents(base, seeds, series=series)
+        data["seconds"][name] = round(time.perf_counter() - t, 1)
+    return data
+
+
+def run_main(name: str, command: str, doc: str, arms: dict[str, dict[str, Any]], env_id: str, default_steps: int,
+             series: tuple[str, ...], argv: list[str]) -> int:
+    """The command line of an experiment that is a few arms trained to one budget (this one and
+    :mod:`ppo_lite.experiments.log_std`): ``--steps``, ``--seeds``, ``--device``, ``--outdir``; writes
+    ``NAME.json`` (:func:`score_arms`) with its command and commit."""
+    from . import write_results
+
+    parser = argparse.ArgumentParser(prog=command, description=doc.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=default_steps, help="env steps per agent")
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per arm")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--outdir", default=None, help="write here instead of figures/ (tests)")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.steps < 2048:
         raise SystemExit(f"--seeds must be >= 1 and --steps >= 2048 (one rollout), got {args.seeds}, {args.steps}")
-    from tqdm.auto import tqdm
-
-    from . import config_record, write_results
-
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    seeds = list(range(args.seeds))
-    data: dict[str, Any] = {"env_id": ENV_ID, "steps": args.steps, "seeds": seeds, "arms": {}, "configs": {}, "seconds": {}}
-    for name in tqdm(list(ARMS), desc="stuck arms"):
-        t = time.perf_counter()
-        base = PPOConfig.for_env(ENV_ID, total_steps=args.steps, device=args.device, **ARMS[name])
-        data["configs"][name] = config_record(base)
-        data["arms"][name] = score_agents(base, seeds, series=SERIES)
-        data["seconds"][name] = round(time.perf_counter() - t, 1)
-    path = write_results("stuck", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]), outdir=args.outdir)
+    data = score_arms(arms, env_id, args.steps, list(range(args.seeds)), args.device, series, f"{name} arms")
+    path = write_results(name, data, time.perf_counter() - t0, " ".join([command, *argv]), outdir=args.outdir)
     print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return run_main("stuck", COMMAND, __doc__, ARMS, ENV_ID, DEFAULT_STEPS, SERIES, argv)

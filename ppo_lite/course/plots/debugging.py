@@ -181,3 +181,37 @@ def plot_stuck(data: Mapping) -> Figure:
                  "(dotted: 10,240 steps, where both look stuck)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_log_std(data: Mapping) -> Figure:
+    """``figures/log_std.json`` (``python -m ppo_lite.experiments log_std``): per arm and seed, σ read off the logged
+    entropy (:func:`ppo_lite.course.debugging.gaussian_sigma`) and the training return against env steps, and each
+    run's deterministic evaluation return."""
+    from ..debugging import gaussian_sigma
+
+    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.4))
+    names = list(data["arms"])
+    for c, name in enumerate(names):
+        color = COLORS[c % len(COLORS)]
+        for s, run in enumerate(data["arms"][name]):
+            if run.get("diverged"):
+                continue
+            u = run["updates"]
+            label = name if s == 0 else None
+            axes[0].plot(u["env_steps"], [gaussian_sigma(h) for h in u["entropy"]], color=color, alpha=0.7, lw=1, label=label)
+            axes[1].plot(u["env_steps"], [math.nan if r is None else r for r in u["return"]], color=color, alpha=0.7, lw=1)
+        scores = [r["eval_return"] for r in data["arms"][name] if not r.get("diverged")]
+        axes[2].scatter([c] * len(scores), scores, color=color, alpha=0.7)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("policy σ from the entropy (torque units)")
+    axes[1].set_ylabel("mean return, last 20 episodes")
+    for ax in axes[:2]:
+        ax.set_xlabel("environment steps")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    axes[2].set_xticks(range(len(names)), [n.replace(", ", ",\n") for n in names], fontsize=7)
+    axes[2].set_ylabel("evaluation return (10 episodes, deterministic)")
+    axes[2].grid(alpha=0.3)
+    fig.suptitle(f"{data['env_id']}, {data['steps']:,} env steps, {len(data['seeds'])} seeds per arm", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -36,6 +36,7 @@ RESULT_FIGURES: dict[str, ResultFigure] = {
     "exploration": ResultFigure(nb09.plot_exploration, dpi=120),  # notebook 09
     "deep_sea": ResultFigure(nb09.plot_deep_sea, dpi=120),  # notebook 09 (exploration that scales with N)
     "stuck": ResultFigure(debugging.plot_stuck),  # notebook 10 section 8 (broken, or just short)
+    "log_std": ResultFigure(debugging.plot_log_std),  # notebook 10 section 11 (a Gaussian's log-std collapsing)
     "corners": ResultFigure(lambda data: plot_corners(data)),  # issue 29: the ablation's corners, tuned, 30 seeds
 }
 
