@@ -6,7 +6,7 @@ Every function only draws: the runs and probes come from :mod:`ppo_lite.course.d
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
@@ -150,33 +150,44 @@ def plot_discount_weights(gammas: Sequence[float], episode_length: int, steps: i
     return fig
 
 
-def plot_stuck(data: Mapping) -> Figure:
-    """``figures/stuck.json`` (``python -m ppo_lite.experiments stuck``): per arm and seed, the training return and
-    the explained variance of every update against env steps, and each run's deterministic evaluation return."""
-    fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.2))
+def _nan_for_none(values: Sequence[float | None]) -> list[float]:
+    return [math.nan if v is None else v for v in values]
+
+
+def _plot_arms(data: Mapping, panels: Sequence[tuple[str, Callable[[Mapping], list[float]]]], figsize: tuple[float, float],
+               tick_size: int) -> tuple[Figure, list]:
+    """One line per arm and seed in each panel (its y label, and the values it takes from a run's ``updates``)
+    against env steps, and a last panel of each run's deterministic evaluation return (diverged runs left out)."""
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=figsize)
     names = list(data["arms"])
     for c, name in enumerate(names):
         color = COLORS[c % len(COLORS)]
-        for s, run in enumerate(data["arms"][name]):
-            if run.get("diverged"):
-                continue
-            u = run["updates"]
-            label = name if s == 0 else None
-            axes[0].plot(u["env_steps"], [math.nan if r is None else r for r in u["return"]], color=color, alpha=0.7, lw=1, label=label)
-            axes[1].plot(u["env_steps"], [math.nan if r is None else r for r in u["explained_variance"]], color=color, alpha=0.7, lw=1)
-        scores = [r["eval_return"] for r in data["arms"][name] if not r.get("diverged")]
-        axes[2].scatter([c] * len(scores), scores, color=color, alpha=0.7)
-    axes[0].set_ylabel("mean return, last 20 episodes")
-    axes[1].set_ylabel("explained variance")
+        runs = [run for run in data["arms"][name] if not run.get("diverged")]
+        for s, run in enumerate(runs):
+            for ax, (_, values) in zip(axes, panels):
+                ax.plot(run["updates"]["env_steps"], values(run["updates"]), color=color, alpha=0.7, lw=1,
+                        label=name if s == 0 and ax is axes[0] else None)
+        axes[-1].scatter([c] * len(runs), [r["eval_return"] for r in runs], color=color, alpha=0.7)
+    for ax, (ylabel, _) in zip(axes, panels):
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xticks(range(len(names)), [n.replace(", ", ",\n") for n in names], fontsize=tick_size)
+    axes[-1].set_ylabel("evaluation return (10 episodes, deterministic)")
+    axes[-1].grid(alpha=0.3)
+    return fig, list(axes)
+
+
+def plot_stuck(data: Mapping) -> Figure:
+    """``figures/stuck.json`` (``python -m ppo_lite.experiments stuck``): per arm and seed, the training return and
+    the explained variance of every update against env steps, and each run's deterministic evaluation return."""
+    fig, axes = _plot_arms(data, [("mean return, last 20 episodes", lambda u: _nan_for_none(u["return"])),
+                                  ("explained variance", lambda u: _nan_for_none(u["explained_variance"]))],
+                           (11.5, 3.2), 8)
     axes[1].axhline(0.0, color="k", lw=0.8, ls="--")
     for ax in axes[:2]:
-        ax.set_xlabel("environment steps")
         ax.axvline(10_240, color="k", lw=0.8, ls=":")
-        ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    axes[2].set_xticks(range(len(names)), names, fontsize=8)
-    axes[2].set_ylabel("evaluation return (10 episodes, deterministic)")
-    axes[2].grid(alpha=0.3)
     fig.suptitle(f"{data['env_id']}, {data['steps']:,} env steps, {len(data['seeds'])} seeds per arm "
                  "(dotted: 10,240 steps, where both look stuck)", fontsize=10)
     fig.tight_layout()
@@ -189,29 +200,11 @@ def plot_log_std(data: Mapping) -> Figure:
     run's deterministic evaluation return."""
     from ..debugging import gaussian_sigma
 
-    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.4))
-    names = list(data["arms"])
-    for c, name in enumerate(names):
-        color = COLORS[c % len(COLORS)]
-        for s, run in enumerate(data["arms"][name]):
-            if run.get("diverged"):
-                continue
-            u = run["updates"]
-            label = name if s == 0 else None
-            axes[0].plot(u["env_steps"], [gaussian_sigma(h) for h in u["entropy"]], color=color, alpha=0.7, lw=1, label=label)
-            axes[1].plot(u["env_steps"], [math.nan if r is None else r for r in u["return"]], color=color, alpha=0.7, lw=1)
-        scores = [r["eval_return"] for r in data["arms"][name] if not r.get("diverged")]
-        axes[2].scatter([c] * len(scores), scores, color=color, alpha=0.7)
+    fig, axes = _plot_arms(data, [("policy σ from the entropy (torque units)", lambda u: [gaussian_sigma(h) for h in u["entropy"]]),
+                                  ("mean return, last 20 episodes", lambda u: _nan_for_none(u["return"]))],
+                           (12.5, 3.4), 7)
     axes[0].set_yscale("log")
-    axes[0].set_ylabel("policy σ from the entropy (torque units)")
-    axes[1].set_ylabel("mean return, last 20 episodes")
-    for ax in axes[:2]:
-        ax.set_xlabel("environment steps")
-        ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    axes[2].set_xticks(range(len(names)), [n.replace(", ", ",\n") for n in names], fontsize=7)
-    axes[2].set_ylabel("evaluation return (10 episodes, deterministic)")
-    axes[2].grid(alpha=0.3)
     fig.suptitle(f"{data['env_id']}, {data['steps']:,} env steps, {len(data['seeds'])} seeds per arm", fontsize=10)
     fig.tight_layout()
     return fig
