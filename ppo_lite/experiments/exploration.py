@@ -11,10 +11,11 @@ MountainCar's own default, rl-baselines3-zoo's tuned settings, is the benchmark'
 - ``count_bonus``: :math:`\beta/\sqrt{n}` on a grid over (position, velocity)
   (:class:`ppo_lite.envs.exploration.CountBonus`).
 
-Each variant's seeds train as one batched computation (:mod:`ppo_lite.batched`); the wrapper goes around the
-batch's vector env, with one count table per agent. Scores are on the **true** return (the wrappers pass the
-env's own episode return through). Writes ``figures/exploration.json``, from which ``python -m ppo_lite.experiments
-exploration`` then draws ``figures/exploration.png``.
+Each variant's seeds (:data:`DEFAULT_SEEDS`) train as one batched computation (:mod:`ppo_lite.batched`); the
+wrapper goes around the batch's vector env, with one count table per agent. Scores are on the **true** return (the
+wrappers pass the env's own episode return through). Each variant is one cell of ``figures/exploration.cells.jsonl``,
+written as it finishes (a stopped run resumes; ``--fresh`` starts over); ``figures/exploration.json`` is built from
+the log, and ``python -m ppo_lite.experiments exploration`` then draws ``figures/exploration.png``.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ COMMAND = "python -m ppo_lite.experiments exploration"
 VARIANTS = ("none", "shaping", "count_bonus")
 ENV_ID = "MountainCar-v0"
 DEFAULT_STEPS = 40_960  # 160 updates of the default rollout (8 envs x 32 steps)
+DEFAULT_SEEDS = 10
+"""Seeds per variant: the verdict counts seeds that reach the flag (an exact interval over seeds, not episodes)."""
 SHAPING_SCALE = 1e4
 """Φ = 10⁴ × (energy − max energy) ∈ [−41, 0]: pushing along the velocity gains ≈ 10·|v| per step."""
 BONUS_BETA, BONUS_BINS = 1.0, 20
@@ -71,6 +74,19 @@ def train_variant(variant: str, base: PPOConfig, seeds: Sequence[int]) -> list[d
     return out
 
 
+def run_cell(variant: str, base: PPOConfig, seeds: Sequence[int]) -> dict[str, Any]:
+    """One cell of the log: a variant's runs (:func:`train_variant`) and the seconds they took."""
+    t = time.perf_counter()
+    runs = train_variant(variant, base, seeds)
+    return {"runs": runs, "seconds": round(time.perf_counter() - t, 1)}
+
+
+def describe_cell(key: str, cell: dict[str, Any]) -> str:
+    """The line printed when a variant's cell is done: how many seeds reached the flag."""
+    reached = sum(r["goal_fraction"] > 0 for r in cell["runs"])
+    return f"{key}: {reached} of {len(cell['runs'])} seeds reach the flag ({cell['seconds']:.0f} s)"
+
+
 def _running_mean(returns: list[float], ends: list[float], at: list[float], last: int = 20) -> list[float | None]:
     """Mean of the last ``last`` episode returns completed by each step in ``at`` (None before the first)."""
     out, i = [], 0
@@ -83,30 +99,33 @@ def _running_mean(returns: list[float], ends: list[float], at: list[float], last
 
 
 def main(argv: list[str]) -> int:
+    from . import add_sweep_arguments, compute_missing, config_record, open_cell_log, provenance_of_cells, regeneration_command, write_results
+
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="env steps per agent")
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds 0..N-1 per variant")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--max-cells", type=int, default=None, help="stop after computing this many cells")
+    add_sweep_arguments(parser, "exploration")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.steps < 256:
         raise SystemExit(f"--seeds must be >= 1 and --steps >= 256, got {args.seeds}, {args.steps}")
-    from tqdm.auto import tqdm
-
-    from . import config_record, write_results
-
-    torch.set_num_threads(1)
+    log = open_cell_log(args)
     t0 = time.perf_counter()
     seeds = list(range(args.seeds))
     base = PPOConfig.for_env(ENV_ID, tuned=False, total_steps=args.steps, device=args.device)
+    wrappers = {"shaping_scale": SHAPING_SCALE, "bonus_beta": BONUS_BETA, "bonus_bins": BONUS_BINS}
+    protocols = {v: {"variant": v, "config": config_record(base), "seeds": seeds, **wrappers} for v in args.variants}
+    compute_missing(log, [(v, protocols[v], lambda v=v: run_cell(v, base, seeds)) for v in args.variants],
+                    args.max_cells, "exploration variants", not args.no_progress, describe=describe_cell)
+    cells = {v: c for v in args.variants if (c := log.done(v, protocols[v])) is not None}
     data: dict[str, Any] = {
-        "env_id": ENV_ID, "steps": args.steps, "seeds": seeds, "base": config_record(base),
-        "shaping_scale": SHAPING_SCALE, "bonus_beta": BONUS_BETA, "bonus_bins": BONUS_BINS, "variants": {}, "seconds": {},
+        "env_id": ENV_ID, "steps": args.steps, "seeds": seeds, "base": config_record(base), **wrappers,
+        "variants": {v: c["runs"] for v, c in cells.items()}, "seconds": {v: c["seconds"] for v, c in cells.items()},
+        "complete": len(cells) == len(protocols), "cells_done": len(cells), "cells_expected": len(protocols),
+        **provenance_of_cells(list(cells.values())),
     }
-    for variant in tqdm(args.variants, desc="exploration variants"):
-        t = time.perf_counter()
-        data["variants"][variant] = train_variant(variant, base, seeds)
-        data["seconds"][variant] = round(time.perf_counter() - t, 1)
-    path = write_results("exploration", data, time.perf_counter() - t0, " ".join([COMMAND, *argv]))
-    print(f"wrote {path} ({time.perf_counter() - t0:.0f} s)")
+    path = write_results(args.name, data, time.perf_counter() - t0, regeneration_command(COMMAND, argv), outdir=args.outdir)
+    print(f"wrote {path}: {len(cells)}/{len(protocols)} cells ({time.perf_counter() - t0:.0f} s)")
     return 0
