@@ -29,6 +29,7 @@ already there. ``figures/scaling.json`` is rebuilt from the log at the end of ev
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from typing import Any, Callable, Sequence
@@ -168,30 +169,28 @@ def returns_at_fixed_steps(num_envs: int, seeds: Sequence[int], total_steps: int
 
 
 def gradient_step_seconds(batch: int, threads: int, steps: int = 20) -> float:
-    """Seconds per PPO gradient step (two 4-64-64 tanh MLPs, clipped loss, grad clip, Adam) at ``threads``."""
-    from ..objectives import clipped_loss
-    from ..policies import ActorCritic
+    """Seconds per gradient step of the trainer's own update (:func:`ppo_lite.trainer.update`: CartPole-v1's
+    networks and loss, gradient clipping, :class:`~ppo_lite.optim.FlatAdam`) on one minibatch of ``batch`` samples,
+    ``steps`` epochs of it, at ``threads`` (the best of three repeats). The batch is random, of a rollout's shape:
+    the cost of a step does not depend on the values."""
+    from ..trainer import update
 
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        torch.manual_seed(0)
-        net = ActorCritic(4, 2, True)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
-        obs, actions = torch.randn(batch, 4), torch.randint(2, (batch,))
-        adv, ret = torch.randn(batch), torch.randn(batch)
+        trainer = Trainer(PPOConfig.for_env(ENV_ID, device="cpu", seed=0))
+        config = dataclasses.replace(trainer.config, num_minibatches=1, update_epochs=steps, target_kl=None)
+        gen = torch.Generator().manual_seed(0)
+        obs = torch.randn(batch, trainer.env.obs_dim, generator=gen)
+        actions = torch.randint(2, (batch,), generator=gen)
         with torch.no_grad():
-            logp_old = net.log_prob_entropy(obs, actions)[0]
+            logp, _, values = trainer.agent.evaluate(obs, actions)
+        data = {"obs": obs, "actions": actions, "logp": logp, "values": values,
+                "advantages": torch.randn(batch, generator=gen), "returns": values + torch.randn(batch, generator=gen)}
         best = float("inf")
         for _ in range(3):
             t0 = time.perf_counter()
-            for _ in range(steps):
-                logp, _, value = net.evaluate(obs, actions)
-                loss = clipped_loss(logp, logp_old, adv, 0.2) + 0.5 * ((value - ret) ** 2).mean()
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)
-                opt.step()
+            update(trainer.agent, trainer.optimizer, data, config, trainer.generator)
             best = min(best, (time.perf_counter() - t0) / steps)
         return best
     finally:
@@ -272,7 +271,7 @@ def _pieces(ns: argparse.Namespace) -> list[tuple[str, dict[str, Any], Callable[
         cells.append((f"returns/N={n}", protocol, lambda n=n: {"runs": returns_at_fixed_steps(
             n, range(ns.return_seeds), ns.fixed_steps, ns.minibatches, ns.episodes)}))
     grad_steps = 2 if ns.quick else 20
-    cells.append(("threads", {"batch": [256, 4096], "threads": [1, 2], "steps": grad_steps, "reps": reps},
+    cells.append(("threads", {"batch": [256, 4096], "threads": [1, 2], "steps": grad_steps, "reps": reps, "timed": "trainer.update"},
                   lambda: {"batch": [256, 4096],
                            "seconds": {str(t): [gradient_step_seconds(bs, t, steps=grad_steps) for bs in (256, 4096)] for t in (1, 2)},
                            "reproducibility": thread_reproducibility(updates=reps)}))
