@@ -134,7 +134,11 @@ class _Counters:
 class Trainer:
     """Owns the training state; :meth:`run` trains. Most users call :func:`train`."""
 
-    def __init__(self, config: PPOConfig, resume_from: str | Path | None = None, comm: LocalComm | None = None) -> None:
+    def __init__(self, config: PPOConfig, resume_from: str | Path | None = None, comm: LocalComm | None = None,
+                 env_wrapper: Callable[[VecEnv], VecEnv] | None = None) -> None:
+        """``env_wrapper``: applied to the vector env before its first reset (a reward shaping or an exploration bonus
+        from :mod:`ppo_lite.envs.exploration`, as :class:`~ppo_lite.batched.BatchedTrainer` takes it), so nothing
+        swaps the env of a built trainer from outside."""
         config.validate()
         self.comm = comm or LocalComm()
         # Each process steps its own envs with its own sampling stream, seeded from the run's seed and its rank.
@@ -147,6 +151,8 @@ class Trainer:
         torch.manual_seed(config.seed)  # network initialization
         self.env: VecEnv = make_env(config.env_id, config.num_envs, self.device, config.backend, config.validate_actions,
                                        **config.env_kwargs)
+        if env_wrapper is not None:
+            self.env = env_wrapper(self.env)
         self.agent = ActorCritic(
             self.env.obs_dim, self.env.act_dim, self.env.is_discrete, config.hidden, config.activation,
             config.ortho_init, config.log_std_init,

@@ -201,3 +201,23 @@ def test_task_defaults_override_the_family_and_tuned_false_skips_them():
     assert generic.replace(env_id="CartPole-v1") == PPOConfig.for_env("CartPole-v1")
     assert PPOConfig.for_env("MountainCar-v0", num_envs=4).num_envs == 4
     assert PPOConfig.for_env("CartPole-v1", tuned=False) == PPOConfig.for_env("CartPole-v1")  # no task entry
+
+
+def test_an_env_wrapper_goes_around_the_env_before_its_first_reset():
+    """Trainer(config, env_wrapper=...) trains on the wrapped env from its first reset, as BatchedTrainer does (a
+    count bonus with beta = 0 here, so the first observation is the unwrapped trainer's)."""
+    from ppo_lite.envs.exploration import CountBonus
+
+    config = PPOConfig.for_env("MountainCar-v0", num_envs=2, num_steps=16, total_steps=32, device="cpu")
+    seen = []
+
+    def wrap(env):
+        wrapped = CountBonus(env, beta=0.0, bins=4)
+        seen.append(wrapped)
+        return wrapped
+
+    trainer = Trainer(config, env_wrapper=wrap)
+    assert trainer.env is seen[0] and len(seen) == 1
+    assert torch.equal(trainer.obs, Trainer(config).obs)   # the same first observation: wrapped before the one reset
+    trainer.run(progress=False)
+    assert trainer.counters.update == 1
