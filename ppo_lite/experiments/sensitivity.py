@@ -15,13 +15,18 @@ to*. So (issue 14's design, after Dodge et al. 2019 and Andrychowicz et al. 2021
 - scores (:mod:`ppo_lite.experiments.sweep`): evaluation return after training (10 deterministic episodes on held-out seeds),
   :data:`SEEDS` seeds per cell, normalized so that 0 is a random policy and 1 the solved threshold.
 
-Metrics of a grid (:func:`grid_metrics`), each with a bootstrap interval from resampling the seeds of every cell:
+Metrics of a grid (:func:`grid_metrics`):
 
-- ``near_best``: the fraction of cells whose 95% t-interval overlaps the best cell's (a flat grid: most; a peaked
-  one: few);
+- ``near_best`` (:func:`near_best_by_tost`, issue 29 point 4): the share of cells *shown* as good as the best, by
+  Welch's TOST at ±:data:`MARGIN` (0.1 of the task's range from a random policy to solved, in normalized score;
+  α = :data:`ALPHA`) against the best cell; the share *shown* worse than the best by more than the margin; and the
+  rest, undecided. The best cell is chosen on :data:`SELECTION_SHARE` of each cell's seeds and every cell compared
+  on the others (``near_best``), so the winner's optimism does not count against the grid; the same on all seeds
+  (``near_best_same_seeds``) is kept beside it. (The old metric, intervals that overlap the best one's, counted a
+  noisy cell as near: non-significance, which grows with the noise.)
 - the expected best score after k settings drawn at random (Dodge et al. 2019, :func:`ppo_lite.experiments.stats.
-  expected_max_score`), k = 1 … n: the score of a random setting (k = 1) against the best (k = n) is how much tuning
-  buys.
+  expected_max_score`), k = 1 … n, with a bootstrap interval from resampling the seeds of every cell: the score of a
+  random setting (k = 1) against the best (k = n) is how much tuning buys.
 
 Also the SB3 #25 story (:func:`pendulum_story`): Pendulum-v1 with SB3's generic PPO defaults against the tuned
 classic-control defaults, same budget, 10 seeds.
@@ -68,6 +73,18 @@ SB3_DEFAULTS_PENDULUM = dict(
 )
 """SB3's generic PPO defaults (n_steps 2048, batch 64, 10 epochs, lr 3e-4, γ 0.99, λ 0.95) on Pendulum-v1."""
 
+# -- declared before the readings (issue 29 point 4), as in ppo_lite.experiments.verdicts ----------------------------
+MARGIN = 0.1
+"""δ in normalized score (0 a random policy, 1 solved): a cell is "as good as the best" when TOST puts the
+difference inside ±δ; ``verdicts.MARGIN_FRACTION`` on this scale."""
+ALPHA = 0.05
+SELECTION_SHARE = 0.4
+"""The share of each cell's seeds (the first ones, at least one) that choose the best cell; the rest (at least two)
+compare every cell with it. At 5 seeds: choose on seeds 0-1, compare on 2-4."""
+FLAT_SHARE, PEAKED_SHARE = 0.5, 0.25
+"""A grid is *flat* when more than half of its cells are shown near the best; *peaked* when fewer than a quarter can
+be (near + undecided < 0.25): most settings are shown worse by more than δ. Otherwise its shape is undecided."""
+
 
 def base_config(env_id: str, algorithm: str, total_steps: int | None = None) -> PPOConfig:
     """The config a grid varies: the task's tuned defaults (``ppo``), or the same with the ``pg`` objective and one
@@ -102,14 +119,53 @@ def cell_scores(rows: Sequence[dict[str, Any]], random_return: float, env_id: st
         for r in row["runs"]:
             score = random_return if r["diverged"] else r["eval_return"]
             out.setdefault((row["x"], r[g["y"]]), []).append(normalized_score(score, env_id, random_return))
+    # in seed order within each row (score_agents keeps it): near_best_by_tost splits the seeds by position
     return out
 
 
-def _overlap_fraction(means: np.ndarray, halves: np.ndarray) -> np.ndarray:
-    """Per resample (rows), the fraction of cells whose interval [m − h, m + h] overlaps the best cell's."""
-    best = means.argmax(axis=1)
-    b_lo = np.take_along_axis(means - halves, best[:, None], 1)
-    return ((means + halves) >= b_lo).mean(axis=1)
+def split_seeds(n_seeds: int, share: float = SELECTION_SHARE) -> tuple[list[int], list[int]] | None:
+    """(selection, comparison) seed indices: the first ``round(share · n)`` (at least 1) choose, the rest (at least
+    2) compare; None when there are too few seeds to split."""
+    k = max(1, round(share * n_seeds))
+    return (list(range(k)), list(range(k, n_seeds))) if n_seeds - k >= 2 else None
+
+
+def near_best_by_tost(scores: dict[tuple[float, float], list[float]], select: Sequence[int] | None = None,
+                      compare_on: Sequence[int] | None = None, margin: float = MARGIN,
+                      alpha: float = ALPHA) -> dict[str, Any]:
+    r"""Which cells of a grid are as good as its best, decided cell by cell at margin δ.
+
+    The best cell :math:`b` maximizes the mean over the ``select`` seeds (ties: the first in sorted order). On the
+    ``compare_on`` seeds each other cell c gets :func:`ppo_lite.experiments.stats.compare` (Welch) of
+    :math:`\bar s_c - \bar s_b`: *near* if TOST puts it inside (−δ, δ) at α; *far* if it is shown below −δ (the
+    one-sided (1 − α) upper bound under −δ); else *undecided*. The best cell counts as near. Both seed lists default
+    to every seed (the best chosen and judged on the same seeds: optimistic for the best, so the shares lean low)."""
+    cells = sorted(scores)
+    data = {c: np.asarray(scores[c], dtype=np.float64) for c in cells}
+    n = min(v.size for v in data.values())
+    select = list(range(n)) if select is None else list(select)
+    compare_on = list(range(n)) if compare_on is None else list(compare_on)
+    best = max(cells, key=lambda c: data[c][select].mean())
+    labels = {}
+    for c in cells:
+        if c == best:
+            labels[c] = "near"
+            continue
+        cmp = stats.compare(data[c][compare_on], data[best][compare_on], margin, alpha)
+        labels[c] = "near" if cmp.equivalent else "far" if cmp.inferior else "undecided"
+    share = {k: sum(v == k for v in labels.values()) / len(cells) for k in ("near", "far", "undecided")}
+    return {"best": list(best), "selection_seeds": select, "comparison_seeds": compare_on, **share,
+            "labels": {f"{x:g},{y:g}": v for (x, y), v in labels.items()}, "margin": margin, "alpha": alpha}
+
+
+def grid_shape(near: dict[str, Any]) -> str:
+    """``"flat"``, ``"peaked"`` or ``"undecided"`` from :func:`near_best_by_tost`'s shares (:data:`FLAT_SHARE`,
+    :data:`PEAKED_SHARE`)."""
+    if near["near"] > FLAT_SHARE:
+        return "flat"
+    if near["near"] + near["undecided"] < PEAKED_SHARE:
+        return "peaked"
+    return "undecided"
 
 
 def _expected_max_curve(means: np.ndarray) -> np.ndarray:
@@ -121,8 +177,9 @@ def _expected_max_curve(means: np.ndarray) -> np.ndarray:
 
 
 def grid_metrics(scores: dict[tuple[float, float], list[float]], n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Cell means with t-intervals, the best cell, ``near_best`` and the expected-max curve, each with a 95%
-    bootstrap interval (the seeds of every cell resampled with replacement)."""
+    """Cell means with t-intervals, the best cell, the near-best shares (:func:`near_best_by_tost`: best chosen on
+    separate seeds where there are enough, and on the same seeds) and the expected-max curve with a 95% bootstrap
+    interval (the seeds of every cell resampled with replacement)."""
     cells = sorted(scores)
     data = np.array([scores[c] for c in cells], dtype=np.float64)  # (cells, seeds)
     n_cells, n_seeds = data.shape
@@ -131,17 +188,17 @@ def grid_metrics(scores: dict[tuple[float, float], list[float]], n_boot: int = 2
     idx = rng.integers(0, n_seeds, (n_boot, n_cells, n_seeds))
     boot = np.take_along_axis(data[None].repeat(n_boot, 0), idx, 2)  # (B, cells, seeds)
     means = np.concatenate([data.mean(1)[None], boot.mean(2)])
-    halves = np.concatenate([data.std(1, ddof=1)[None], boot.std(2, ddof=1)]) * t / math.sqrt(n_seeds)
-    near = _overlap_fraction(means, halves)
+    half = data.std(1, ddof=1) * t / math.sqrt(n_seeds)
     curve = _expected_max_curve(means)
-    lo, hi = np.quantile(near[1:], [0.025, 0.975])
     c_lo, c_hi = np.quantile(curve[1:], [0.025, 0.975], axis=0)
     best = int(means[0].argmax())
+    split = split_seeds(n_seeds)
     return {
         "cells": [list(c) for c in cells], "mean": means[0].tolist(),
-        "ci": [[m - h, m + h] for m, h in zip(means[0].tolist(), halves[0].tolist())],
+        "ci": [[m - h, m + h] for m, h in zip(means[0].tolist(), half.tolist())],
         "best": list(cells[best]), "best_mean": float(means[0, best]),
-        "near_best": float(near[0]), "near_best_ci": [float(lo), float(hi)],
+        "near_best": None if split is None else near_best_by_tost(scores, *split),
+        "near_best_same_seeds": near_best_by_tost(scores),
         "expected_max": curve[0].tolist(), "expected_max_ci": [c_lo.tolist(), c_hi.tolist()],
     }
 
@@ -179,39 +236,71 @@ def pendulum_story(seeds: Sequence[int], total_steps: int, episodes: int = EPISO
     return out
 
 
-def verdict(metrics: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    r""""Hard to tune", read off the grids of every task (``metrics[env][grid]``):
+def story_comparison(story: dict[str, Any], random_return: float, margin_fraction: float = MARGIN) -> stats.Comparison:
+    """SB3's generic defaults − the tuned defaults on Pendulum-v1 (:func:`pendulum_story`), evaluation return per seed
+    (a diverged run scores as the random policy), Welch at δ = ``margin_fraction`` × (solved − random)."""
+    from ..config import SOLVED_THRESHOLDS
 
-    - PPO is *hard to tune* on a task if fewer than a quarter of its lr × λ cells are near the best (``near_best``
-      < 0.25: most settings are clearly worse than the best one), *easy* if more than half are;
-    - *relative to the baseline*: the gap between the best setting and a random one, E[max_n] − E[max_1], of PPO
-      against the one-epoch policy gradient's on the same grid (in normalized score).
+    def returns(label: str) -> list[float]:
+        return [random_return if r["diverged"] else r["eval_return"] for r in story[label]["runs"]]
 
-    The claim *holds* if PPO is hard to tune on every task and not easier than the baseline; *does not hold* if it
-    is easy on every task or easier than the baseline on every task; otherwise it holds with a qualification.
+    delta = margin_fraction * (SOLVED_THRESHOLDS["Pendulum-v1"] - random_return)
+    return stats.compare(returns("sb3_defaults"), returns("tuned"), delta, ALPHA)
+
+
+def verdict(metrics: dict[str, dict[str, dict[str, Any]]], story: dict[str, Any] | None = None,
+            random_returns: dict[str, float] | None = None) -> dict[str, Any]:
+    r""""Hard to tune", read off the grids of every task (``metrics[env][grid]``) and the SB3 #25 story.
+
+    Per task, the shape of PPO's lr × λ grid around the tuned defaults (:func:`grid_shape` of ``near_best``: the
+    best chosen on separate seeds): *peaked* (fewer than a quarter of the cells can be near the best) is hard to tune
+    there, *flat* (more than half shown near) is not; beside it the one-epoch policy gradient's grid, and PPO is
+    *easier than the baseline* where PPO's shown-near share exceeds the most the baseline's could be (its near +
+    undecided). The story (``story``, with ``random_returns["Pendulum-v1"]``): generic defaults shown worse than the
+    tuned ones by more than δ (:func:`story_comparison`) means finding the basin is hard.
+
+    The claim *can be* difficult: *holds* if PPO's grid is peaked on every task; *holds with a qualification* if it
+    is peaked on some task, or the generic defaults are shown to fail (hard to find the basin, whatever its shape);
+    *does not hold* if the grid is flat on every task and the generic defaults are not shown to fail; otherwise
+    *undecided*. Non-significance decides nothing: an undecided cell counts neither way.
     """
     per_task = {}
     for env, grids in metrics.items():
         ppo, pg = grids.get("ppo_lr_lambda"), grids.get("pg_lr_lambda")
         if ppo is None:
             continue
-        row: dict[str, Any] = {"ppo_near_best": ppo["near_best"], "ppo_gap": ppo["expected_max"][-1] - ppo["expected_max"][0],
+        near = ppo["near_best"] or ppo["near_best_same_seeds"]
+        row: dict[str, Any] = {"ppo_near": near["near"], "ppo_far": near["far"], "ppo_undecided": near["undecided"],
+                               "ppo_shape": grid_shape(near), "held_out": ppo["near_best"] is not None,
+                               "ppo_gap": ppo["expected_max"][-1] - ppo["expected_max"][0],
                                "ppo_random_setting": ppo["expected_max"][0], "ppo_best": ppo["best_mean"]}
-        row["ppo_hard"] = ppo["near_best"] < 0.25
-        row["ppo_easy"] = ppo["near_best"] > 0.5
         if pg is not None:
-            row.update(pg_near_best=pg["near_best"], pg_gap=pg["expected_max"][-1] - pg["expected_max"][0],
+            pg_near = pg["near_best"] or pg["near_best_same_seeds"]
+            row.update(pg_near=pg_near["near"], pg_far=pg_near["far"], pg_undecided=pg_near["undecided"],
+                       pg_shape=grid_shape(pg_near), pg_gap=pg["expected_max"][-1] - pg["expected_max"][0],
                        pg_random_setting=pg["expected_max"][0], pg_best=pg["best_mean"])
-            row["ppo_easier_than_pg"] = row["ppo_random_setting"] > row["pg_random_setting"] and row["ppo_gap"] < row["pg_gap"]
+            row["ppo_easier_than_pg"] = near["near"] > pg_near["near"] + pg_near["undecided"]
         per_task[env] = row
-    rows = list(per_task.values())
-    if rows and all(r["ppo_hard"] for r in rows) and not any(r.get("ppo_easier_than_pg", False) for r in rows):
+    out: dict[str, Any] = {"per_task": per_task, "margin": MARGIN, "alpha": ALPHA, "story": None}
+    basin_hard = basin_easy = False
+    if story is not None and random_returns is not None and "Pendulum-v1" in random_returns:
+        c = story_comparison(story, random_returns["Pendulum-v1"])
+        basin_hard, basin_easy = c.inferior, c.non_inferior
+        lo, hi = c.interval()
+        out["story"] = {"difference": c.estimate, "ci": [lo, hi], "p_difference": c.p_difference, "margin": c.margin,
+                        "upper_bound": c.upper_bound, "shown_worse_by_more_than_margin": c.inferior,
+                        "shown_not_worse": c.non_inferior}
+    shapes = [r["ppo_shape"] for r in per_task.values()]
+    if shapes and all(s == "peaked" for s in shapes):
         status = "holds"
-    elif rows and (all(r["ppo_easy"] for r in rows) or all(r.get("ppo_easier_than_pg", False) for r in rows)):
+    elif "peaked" in shapes or basin_hard:
+        status = "holds with a qualification"
+    elif shapes and all(s == "flat" for s in shapes) and (story is None or basin_easy):
         status = "does not hold"
     else:
-        status = "holds with a qualification"
-    return {"status": status, "per_task": per_task}
+        status = "undecided"
+    out["status"] = status
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -321,7 +410,8 @@ def main(argv: list[str]) -> int:
     cells = used + ([story] if story is not None else [])
     out = {
         "tasks": TASKS, "grids": GRIDS, "algorithms": ALGORITHMS, "seeds": seeds, "episodes": ns.episodes,
-        "random_returns": random_returns, "results": results, "verdict": verdict(results),
+        "random_returns": random_returns, "results": results,
+        "verdict": verdict(results, None if story is None else story["story"], random_returns),
         "story": None if story is None else story["story"], **provenance_of_cells(cells),
         "compute_seconds": round(sum(c["seconds"] for c in cells), 1),
         "complete": all(g in results.get(e, {}) for e in TASKS for g in GRIDS) and story is not None,

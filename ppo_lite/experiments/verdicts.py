@@ -752,8 +752,17 @@ def _hacks_not_objective(figures: Path, bench: Path) -> dict[str, Any]:
                 abl["complete"])
 
 
+def _near_text(g: dict[str, Any]) -> str:
+    """``near 63%, worse 10%, undecided 27% of 30 cells`` (:func:`ppo_lite.experiments.sensitivity.near_best_by_tost`)."""
+    nb = g["near_best"] or g["near_best_same_seeds"]
+    return (f"within ±{_num(nb['margin'], 1)} of the best {100 * nb['near']:.0f}%, shown worse {100 * nb['far']:.0f}%, "
+            f"undecided {100 * nb['undecided']:.0f}% of {len(g['cells'])} cells")
+
+
 def _hard_to_tune(figures: Path, bench: Path) -> dict[str, Any]:
-    """The sensitivity sweep's own verdict (:func:`ppo_lite.experiments.sensitivity.verdict`), with its metrics."""
+    """The sensitivity sweep's own verdict (:func:`ppo_lite.experiments.sensitivity.verdict`: near-best shares by
+    TOST at δ = 0.1 of the range, the best chosen on separate seeds; the SB3 #25 story by a difference at the same
+    δ), with its metrics."""
     sens = _sensitivity(figures)
     if sens["data"] is None:
         return _row("09 §1", sens["experiment"], "none yet", UNTESTABLE,
@@ -764,16 +773,36 @@ def _hard_to_tune(figures: Path, bench: Path) -> dict[str, Any]:
         for grid, name in (("ppo_lr_lambda", "PPO"), ("pg_lr_lambda", "PG")):
             g = data["results"][env].get(grid)
             if g is not None:
-                lo, hi = g["expected_max_ci"]
-                parts.append(f"{env} {name} lr × λ: near-best fraction {_num(g['near_best'], 2)} "
-                             f"{_ci(*g['near_best_ci'], 2)}, a random setting {_num(g['expected_max'][0], 2)} "
-                             f"{_ci(lo[0], hi[0], 2)} vs the best {_num(g['expected_max'][-1], 2)} {_ci(lo[-1], hi[-1], 2)}")
-    hard = [e for e, r in v["per_task"].items() if r["ppo_hard"]]
+                nb = g["near_best"] or g["near_best_same_seeds"]
+                how = (f"best chosen on seeds {nb['selection_seeds']}, compared on {nb['comparison_seeds']}"
+                       if g["near_best"] else "best chosen and compared on the same seeds")
+                parts.append(f"{env} {name} lr × λ: {_near_text(g)} ({how}); a random setting "
+                             f"{_num(g['expected_max'][0], 2)} vs the best {_num(g['expected_max'][-1], 2)}")
+    story = v.get("story")
+    if story is not None:
+        parts.append(f"Pendulum-v1, SB3's generic defaults − the tuned ones: {_num(story['difference'], 1, True)} "
+                     f"{_ci(*story['ci'], 1, True)} (95%, Welch p = {_pv(story['p_difference'])}), δ = {_num(story['margin'])}")
+    shapes = {e: r["ppo_shape"] for e, r in v["per_task"].items()}
+    shape_text = {"peaked": "peaked (fewer than a quarter of its cells can be within δ of the best) on {}",
+                  "flat": "flat (more than half of its cells shown within δ of the best) on {}",
+                  "undecided": "of undecided shape on {}"}
+    bits = ["around the tuned defaults PPO's lr × λ grid is " + ", and ".join(
+        shape_text[shape].format(_tasks([e for e, s in shapes.items() if s == shape]))
+        for shape in ("peaked", "flat", "undecided") if shape in shapes.values())]
+    if story is not None and story["shown_worse_by_more_than_margin"]:
+        bits.append("but the generic defaults are shown worse than the tuned ones by more than δ on Pendulum "
+                    "(one-sided upper bound "
+                    f"{_num(story['upper_bound'], 1, True)} < −{_num(story['margin'])}): finding the basin is the hard part")
     easier = [e for e, r in v["per_task"].items() if r.get("ppo_easier_than_pg")]
-    why = (f"fewer than a quarter of PPO's cells are near the best on {_tasks(hard)}; PPO is easier to tune than "
-           f"one-epoch policy gradient on {_tasks(easier)} (of {len(v['per_task'])} tasks).")
-    statistic = "normalized eval score; " + "; ".join(parts) if parts else "none yet"
-    return _row("09 §1", sens["experiment"], statistic, v["status"], _prefix(sens["note"], why), sens["complete"])
+    if easier:
+        bits.append(f"PPO is shown easier to tune than one-epoch policy gradient on {_tasks(easier)}")
+    else:
+        bits.append("whether PPO is easier to tune than one-epoch policy gradient is undecided (most of the baseline's "
+                    "cells are undecided at 3 comparison seeds)")
+    statistic = (f"normalized eval score, TOST at ±{_num(v['margin'], 1)} (α = {v['alpha']}) against the best cell; "
+                 + "; ".join(parts)) if parts else "none yet"
+    return _row("09 §1", sens["experiment"], statistic, v["status"], _prefix(sens["note"], "; ".join(bits) + "."),
+                sens["complete"])
 
 
 VARIANT_NAMES = {"none": "plain reward", "shaping": "energy shaping", "count_bonus": "count bonus"}

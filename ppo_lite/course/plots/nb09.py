@@ -50,8 +50,9 @@ def plot_sensitivity(data: dict[str, Any]) -> Figure:
                 ax.text(j, i, f"{a[i, j]:.2f}", ha="center", va="center", color="w" if a[i, j] < 0.6 else "k", fontsize=7)
         bi, bj = ys.index(g["best"][1]), xs.index(g["best"][0])
         ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))
-        lo, hi = g["near_best_ci"]
-        ax.set_title(f"{env} · {name}\nnear best: {100 * g['near_best']:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}] of cells", fontsize=8)
+        nb = g["near_best"] or g["near_best_same_seeds"]
+        ax.set_title(f"{env} · {name}\nwithin ±{nb['margin']:g} of the best (TOST): {100 * nb['near']:.0f}%, "
+                     f"worse: {100 * nb['far']:.0f}%, undecided: {100 * nb['undecided']:.0f}%", fontsize=8)
         fig.colorbar(im, ax=ax, label="normalized evaluation score")
     fig.suptitle(f"Evaluation score after {', '.join(f'{e}: {s:,}' for e, s in data['tasks'].items())} env steps, "
                  f"mean of {len(data['seeds'])} seeds per cell (red: best cell)", fontsize=9)
