@@ -253,3 +253,58 @@ def test_one_tiny_real_cell(monkeypatch):
     assert [r["seed"] for r in cell["runs"]] == [8000, 8001]
     assert all(isinstance(r["success"], bool) and len(r["eval_returns"]) == corners.EVAL_EPISODES for r in cell["runs"])
     assert spec.protocol()["config"]["update_epochs"] == 2 and spec.protocol()["config"]["norm_adv"] is False
+
+
+# -- the declared readings --------------------------------------------------------------------------------------
+def _corner_file(arms: dict) -> dict:
+    """A ``corners`` map (the results file's) from {(task, objective, setting): [eval return per final seed]}."""
+    out = {}
+    for (task, o, s), values in arms.items():
+        env_id = corners.TASK_BY_LABEL[task].env_id
+        runs = [{"seed": seed, "diverged": False, "eval_return": float(v), "success": v >= corners.SUCCESS_SCORE[task]}
+                for seed, v in zip(corners.FINAL_SEEDS, values)]
+        out[f"{task} | {o} | {s}"] = {"task": task, "env_id": env_id, "objective": o, "setting": s,
+                                      "final_cells": [{"runs": runs[i:i + 10]} for i in range(0, len(runs), 10)]}
+    return out
+
+
+def _spread(center, width, n=30):
+    return [center + width * math.sin(1.7 * k + 0.3) for k in range(n)]
+
+
+def test_readings_are_the_declared_tests_recomputed_with_scipy():
+    from scipy import stats as st
+    on, off = ablation.ALL_ON, ablation.ALL_OFF
+    arms = {("Pendulum-v1", "clip", off): _spread(-250, 60) [:-3] + [-1300, -1250, -1200],   # three catastrophic seeds
+            ("Pendulum-v1", "kl_dual", off): _spread(-1100, 80),
+            ("Pendulum-v1", "clip", on): _spread(-165, 20), ("Pendulum-v1", "kl_dual", on): _spread(-160, 30),
+            ("Acrobot-v1", "clip", off): _spread(-85, 5), ("Acrobot-v1", "kl_dual", off): _spread(-88, 5),
+            ("Acrobot-v1", "clip", on): _spread(-86, 5), ("Acrobot-v1", "kl_dual", on): _spread(-100, 40),
+            ("CartPole-v1", "clip", off): [500.0] * 29 + [150.0], ("CartPole-v1", "kl_dual", off): [500.0] * 30,
+            ("CartPole-v1", "clip", on): [500.0] * 27 + [200.0] * 3, ("CartPole-v1", "kl_dual", on): [500.0] * 30}
+    r = corners.readings(_corner_file(arms))
+    assert set(r) == {"Pendulum-v1", "Acrobot-v1", "CartPole-v1"}
+    assert r["CartPole-v1"]["at_ceiling"] and not r["Pendulum-v1"]["at_ceiling"]   # every trimmed mean 500: no spread
+    assert "p_holm" not in r["CartPole-v1"]["success"]                             # ... and out of the Holm family
+    raw = {}
+    for task in ("Pendulum-v1", "Acrobot-v1"):
+        a = {k[1:]: v for k, v in arms.items() if k[0] == task}
+        # Yuen's trimmed test, scipy's own: same difference and raw p as the boost before Holm
+        res = st.ttest_ind(a["clip", on], a["clip", off], equal_var=False, trim=0.2)
+        boost = r[task]["boost"]
+        assert boost.estimate == pytest.approx(st.trim_mean(a["clip", on], 0.2) - st.trim_mean(a["clip", off], 0.2))
+        raw[task] = res.pvalue
+        lo, hi = res.confidence_interval(0.95)
+        assert boost.interval() == pytest.approx((lo, hi), rel=1e-9)
+        inter = r[task]["interaction"]
+        tm = {k: st.trim_mean(v, 0.2) for k, v in a.items()}
+        assert inter.estimate == pytest.approx((tm["clip", off] - tm["kl_dual", off]) - (tm["clip", on] - tm["kl_dual", on]))
+        k_on, k_off = (sum(v >= corners.SUCCESS_SCORE[task] for v in a["clip", s]) for s in (on, off))
+        assert r[task]["success"]["p"] == pytest.approx(st.fisher_exact([[k_on, 30 - k_on], [k_off, 30 - k_off]]).pvalue)
+    # Holm over the two informative tasks: the smaller p doubled, the larger kept (if not below the first)
+    small, large = sorted(raw.values())
+    adjusted = sorted(r[t]["boost"].p_difference for t in raw)
+    assert adjusted == pytest.approx([min(1.0, 2 * small), max(min(1.0, 2 * small), large)])
+    # what the tests say here: on Pendulum the objective matters without the details (interaction > 0, decided)
+    assert r["Pendulum-v1"]["interaction"].differs and r["Pendulum-v1"]["interaction"].estimate > 500
+    assert r["Acrobot-v1"]["boost"].equivalent                                      # the details change nothing there

@@ -265,3 +265,19 @@ def test_combine_across_tasks():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert verdicts.decide("not worse", stats.compare_to_value([500.0] * 5, 500.0, 45.0)) == H   # exact, no warning
+
+
+def test_holm_across_adjusts_every_test_of_a_family_and_changes_nothing_else():
+    rng = np.random.default_rng(5)
+    cs = [stats.compare(rng.normal(m, 1.0, 12), rng.normal(0.0, 1.0, 12), 0.8) for m in (0.1, 0.5, 1.5)]
+    adjusted = stats.holm_across(cs)
+    assert adjusted[0].p_difference == pytest.approx(stats.holm([c.p_difference for c in cs])[0])
+    for name in stats.MARGIN_TESTS:
+        want = stats.holm([getattr(c, f"p_{name}") for c in cs])
+        assert [getattr(c, f"p_{name}") for c in adjusted] == pytest.approx(want), name
+    for raw, adj in zip(cs, adjusted):
+        assert (adj.estimate, adj.interval(), adj.tost_interval) == (raw.estimate, raw.interval(), raw.tost_interval)
+        assert adj.p_tost >= raw.p_tost and adj.p_difference >= raw.p_difference
+    assert stats.holm_across([]) == []
+    with pytest.raises(ValueError, match="p_margin_overrides names"):
+        stats.Comparison("x", 0.0, 1.0, 5.0, 1.0, p_margin_overrides=(("tosst", 0.1),))

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ppo_lite.config import SOLVED_THRESHOLDS
-from ppo_lite.experiments import FIGURES, ablation, run, sensitivity, stats, verdicts
+from ppo_lite.experiments import FIGURES, ablation, corners, run, sensitivity, stats, verdicts
 
 SEED_NOTE = Path(__file__).with_name("seed_note.md")
 """The seed note, verbatim, kept in the repository so the statements are checked on every machine."""
@@ -168,10 +168,14 @@ def test_a_partial_ablation_says_how_partial_and_keeps_its_verdict(tmp_path, fas
     assert row["verdict"] == "holds" and not row["evidence_complete"] and "partial: 12 of 51 cells" in row["why"]
 
 
-def test_the_committed_ablation_and_benchmark_rows_rest_on_their_tests():
+def test_the_committed_ablation_and_benchmark_rows_rest_on_their_tests(tmp_path):
     """Every row issue 29 names cites its test with its margin and interval, and its label is the one decide and
-    combine give on a recomputation from the files' per-seed scores (independent of the row's own code path)."""
-    rows = {r["id"]: r for r in verdicts.verdict_table()}
+    combine give on a recomputation from the files' per-seed scores (independent of the row's own code path). The
+    ablation's reading, without the corners study (which the rows read once it has a task)."""
+    for f in FIGURES.glob("*.json"):
+        if f.name != "corners.json":
+            shutil.copy(f, tmp_path / f.name)
+    rows = {r["id"]: r for r in verdicts.verdict_table(tmp_path)}
     data = json.loads((FIGURES / "ablation.json").read_text())
     if not data.get("cells"):
         pytest.skip("figures/ablation.json has no per-seed cells")
@@ -341,3 +345,75 @@ def test_gpu_row_is_untestable_on_a_cpu_and_follows_the_data_on_a_gpu(tmp_path):
     (tmp_path / "keep.json").rename(tmp_path / "scaling.json")
     row = _rows(tmp_path)["gpus"]
     assert row["verdict"] == "holds" and "scaling_cuda.json" in row["experiment"]
+
+
+def _write_corners(folder: Path, arms: dict, complete: bool = True) -> None:
+    from test_corners import _corner_file
+    data = {"meta": {"command": "python -m ppo_lite.experiments corners"}, "declaration": {}, "complete": complete,
+            "cells_done": 1, "cells_to_do_at_least": 0 if complete else 5, "corners": _corner_file(arms)}
+    (folder / "corners.json").write_text(json.dumps(data))
+
+
+def _arms(task, clip_off, kl_off, clip_on, kl_on, width):
+    from test_corners import _spread
+    on, off = ablation.ALL_ON, ablation.ALL_OFF
+    return {(task, "clip", off): _spread(clip_off, width), (task, "kl_dual", off): _spread(kl_off, width),
+            (task, "clip", on): _spread(clip_on, width), (task, "kl_dual", on): _spread(kl_on, width)}
+
+
+def test_rows_read_the_corners_study_once_it_has_a_task_and_flip_with_its_data(tmp_path):
+    # the details make clip's edge (interaction < 0) and raise its return by far more than δ: the claim holds
+    _write_corners(tmp_path, _arms("Pendulum-v1", -1000, -1000, -160, -900, 30))
+    rows = _rows(tmp_path)
+    assert rows["hacks_not_objective"]["verdict"] == "holds" and "corners study" in rows["hacks_not_objective"]["statistic"]
+    assert "/corners.json (`python -m ppo_lite.experiments corners`)" in rows["hacks_not_objective"]["experiment"]
+    assert rows["easy"]["verdict"] == "holds with a qualification"      # switching them off costs far more than δ
+    assert "a working trainer needs them on Pendulum-v1" in rows["easy"]["why"]
+    # the objective matters without the details and the details change nothing for clip: it does not hold;
+    # switching them off costs clip nothing: "easy" holds
+    _write_corners(tmp_path, _arms("Pendulum-v1", -170, -1000, -170, -180, 20), complete=False)
+    rows = _rows(tmp_path)
+    assert rows["hacks_not_objective"]["verdict"] == "does not hold" and rows["easy"]["verdict"] == "holds"
+    assert not rows["easy"]["evidence_complete"] and "partial: 1 cells done, at least 5 to do" in rows["easy"]["why"]
+    # far too noisy to decide anything at 30 seeds
+    _write_corners(tmp_path, _arms("Pendulum-v1", -600, -600, -600, -600, 900))
+    rows = _rows(tmp_path)
+    assert rows["hacks_not_objective"]["verdict"] == "undecided" and rows["easy"]["verdict"] == "undecided"
+
+
+def test_the_committed_corners_rows_recomputed_with_scipy():
+    """The hacks and easy rows on the committed corners study, recomputed from its per-seed runs with scipy's
+    Yuen and Fisher tests and a hand-written Holm (not corners.readings)."""
+    from scipy import stats as st
+    path = FIGURES / "corners.json"
+    if not path.exists():
+        pytest.skip("figures/corners.json not committed yet")
+    data = json.loads(path.read_text())
+    rows = {r["id"]: r for r in verdicts.verdict_table()}
+    on, off = ablation.ALL_ON, ablation.ALL_OFF
+    arms, succ = {}, {}
+    for e in data["corners"].values():
+        runs = [r for c in e["final_cells"] for r in c["runs"]]
+        if len(runs) == 30:
+            rnd = corners.RANDOM_RETURNS[e["env_id"]]
+            arms[e["task"], e["objective"], e["setting"]] = np.array([rnd if r["diverged"] else r["eval_return"] for r in runs])
+            succ[e["task"], e["objective"], e["setting"]] = sum(r["success"] for r in runs)
+    tasks = [t for t in corners.TASK_BY_LABEL if all((t, o, s) in arms for o in ("clip", "kl_dual") for s in (on, off))]
+    informative = [t for t in tasks if any(np.ptp(np.sort(arms[t, o, s])[6:24]) > 0 for o in ("clip", "kl_dual") for s in (on, off))]
+    assert informative and rows["hacks_not_objective"]["experiment"].startswith("figures/corners.json")
+    k = len(informative)
+    raw_boost = {t: st.ttest_ind(arms[t, "clip", on], arms[t, "clip", off], equal_var=False, trim=0.2).pvalue for t in informative}
+    order = sorted(informative, key=raw_boost.get)
+    holm, running = {}, 0.0
+    for i, t in enumerate(order):
+        running = max(running, min(1.0, (k - i) * raw_boost[t]))
+        holm[t] = running
+    for t in informative:
+        d = corners.MARGINS[t]
+        diff = st.trim_mean(arms[t, "clip", on], 0.2) - st.trim_mean(arms[t, "clip", off], 0.2)
+        cited = f"{t}: {verdicts._num(diff, 1, True)} "
+        assert cited in rows["hacks_not_objective"]["statistic"] and f"difference p = {verdicts._pv(holm[t])})" in \
+            rows["hacks_not_objective"]["statistic"].split(f"{t}: {verdicts._num(diff, 1, True)}")[1][:80]
+        fisher = st.fisher_exact([[succ[t, "clip", on], 30 - succ[t, "clip", on]], [succ[t, "clip", off], 30 - succ[t, "clip", off]]]).pvalue
+        assert f"{succ[t, 'clip', on]}/30 seeds all on, {succ[t, 'clip', off]}/30 all off (Fisher p = {verdicts._pv(fisher)}" in rows["easy"]["statistic"]
+    assert rows["hacks_not_objective"]["verdict"] in verdicts.VERDICTS and rows["easy"]["verdict"] in verdicts.VERDICTS

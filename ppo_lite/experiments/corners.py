@@ -59,7 +59,7 @@ import numpy as np
 
 from . import (CellBudget, CellLog, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells,
                refuse_unknown, regeneration_command, write_results)
-from . import ablation
+from . import ablation, stats
 from ..config import SOLVED_THRESHOLDS, PPOConfig
 from .sweep import EVAL_SEED, score_agents
 
@@ -590,6 +590,70 @@ def analyze(study: dict[str, Any]) -> dict[str, Any]:
         })
     return {"corners": rows, "corners_tuned": sum(r["tuned"] for r in rows),
             "corners_final_complete": sum(r["final_cells"] == math.ceil(len(FINAL_SEEDS) / FINAL_BATCH) for r in rows)}
+
+
+# -- the declared readings (DECLARATION), from the results file ------------------------------------------------
+def len_final_seeds() -> int:
+    """How many fresh seeds each corner reports (:data:`FINAL_SEEDS`)."""
+    return len(FINAL_SEEDS)
+
+
+def final_arms(corners_file: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Per (task label, objective, detail set) with all of :data:`FINAL_SEEDS` logged: the per-seed evaluation
+    returns (a diverged run as the random policy, :func:`run_scores`) and the success count. ``corners_file``: the
+    ``corners`` map of ``figures/corners.json`` (or :func:`walk`'s result)."""
+    out = {}
+    for e in corners_file.values():
+        runs = [r for c in e["final_cells"] for r in c["runs"]]
+        if len(runs) < len(FINAL_SEEDS):
+            continue
+        evals, _ = run_scores(runs, e["env_id"])
+        out[e["task"], e["objective"], e["setting"]] = {
+            "scores": evals, "successes": sum(bool(r["success"]) for r in runs), "n": len(runs)}
+    return out
+
+
+def readings(corners_file: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The primary endpoints of :data:`DECLARATION`, per task label whose four clip / kl_dual corners are complete:
+
+    - ``interaction``: (clip − kl_dual | all off) − (clip − kl_dual | all on) on 20%-trimmed means
+      (:func:`ppo_lite.experiments.stats.compare_interaction`, ``trim`` = :data:`TRIM`);
+    - ``boost``: clip all on − all off, Yuen (:func:`~ppo_lite.experiments.stats.compare`, trimmed); ``cost``: its
+      negative, clip all off − all on, read for "nothing lost";
+    - ``success``: clip's success counts all on and all off, Fisher's exact test, two-sided;
+
+    each at the task's δ (:data:`MARGINS`) and α = :data:`ALPHA`, every test's p-values Holm-adjusted over the
+    informative tasks (:func:`~ppo_lite.experiments.stats.holm_across`; ``success``: ``p_holm``). A task whose four
+    arms keep no spread after trimming (``at_ceiling``: CartPole at 100k, every trimmed mean 500) cannot tell the arms
+    apart on the trimmed endpoint; it is reported and left out of the family (the 40k budget stands in for it)."""
+    arms = final_arms(corners_file)
+    on, off = ablation.ALL_ON, ablation.ALL_OFF
+    out: dict[str, dict[str, Any]] = {}
+    for t in TASKS:
+        keys = {(o, s): (t.label, o, s) for o in ("clip", "kl_dual") for s in (on, off)}
+        if not all(k in arms for k in keys.values()):
+            continue
+        x = {k: arms[v]["scores"] for k, v in keys.items()}
+        d = MARGINS[t.label]
+        inter = stats.compare_interaction(x["clip", off], x["kl_dual", off], x["clip", on], x["kl_dual", on], d, ALPHA, TRIM)
+        a_on, a_off = arms[t.label, "clip", on], arms[t.label, "clip", off]
+        _, p = stats.success_counts_test(a_on["successes"], a_on["n"], a_off["successes"], a_off["n"])
+        out[t.label] = {
+            "margin": d, "interaction": inter,
+            "boost": stats.compare(x["clip", on], x["clip", off], d, ALPHA, TRIM),
+            "cost": stats.compare(x["clip", off], x["clip", on], d, ALPHA, TRIM),
+            "success": {"clip_all_on": a_on["successes"], "clip_all_off": a_off["successes"], "n": a_on["n"], "p": p},
+            "trimmed_means": {f"{o} | {s}": float(np.mean(sorted(v)[int(TRIM * len(v)):len(v) - int(TRIM * len(v))]))
+                              for (o, s), v in x.items()},
+            "at_ceiling": inter.se == 0.0,
+        }
+    family = [k for k, r in out.items() if not r["at_ceiling"]]
+    for name in ("interaction", "boost", "cost"):
+        for k, c in zip(family, stats.holm_across([out[k][name] for k in family])):
+            out[k][name] = c
+    for k, p in zip(family, stats.holm([out[k]["success"]["p"] for k in family])):
+        out[k]["success"]["p_holm"] = p
+    return out
 
 
 def format_progress(analysis: dict[str, Any]) -> str:

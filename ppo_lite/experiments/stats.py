@@ -49,6 +49,7 @@ Inputs are sequences of floats (one per seed); the interval functions return ``(
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -57,11 +58,14 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from scipy import stats as _scipy_stats
 
+MARGIN_TESTS = ("lower", "upper", "tost", "inferior", "superior")
+"""The margin tests of a :class:`Comparison` a family adjustment may override (``p_lower`` …)."""
+
 __all__ = [
     "student_t_quantile", "t_interval", "welch_interval", "holm", "benjamini_hochberg", "iqm", "stratified_bootstrap_interval",
     "probability_of_improvement", "expected_max_score", "Comparison", "compare", "compare_to_value", "compare_interaction",
     "welch_tost", "non_inferiority", "non_inferiority_to_value", "interaction_interval", "yuen_interval",
-    "success_counts_test",
+    "success_counts_test", "holm_across", "MARGIN_TESTS",
 ]
 
 
@@ -295,7 +299,10 @@ class Comparison:
 
     With no spread at all (se = 0) the estimate is exact: each one-sided test rejects exactly when the estimate lies
     strictly on its side of the bound. ``p_difference_override``: a family-adjusted p-value (Holm's, say) to use for
-    the difference test in place of the raw two-sided one; the margin tests keep their own.
+    the difference test in place of the raw two-sided one; ``p_margin_overrides``: the same for the margin tests,
+    as ``(("tost", p), ("lower", p), …)`` over the names ``lower``, ``upper``, ``tost``, ``inferior``,
+    ``superior`` (:func:`holm_across` sets both); a test without one keeps its own p-value. The intervals stay
+    unadjusted.
     """
 
     test: str
@@ -305,11 +312,21 @@ class Comparison:
     margin: float
     alpha: float = 0.05
     p_difference_override: float | None = None
+    p_margin_overrides: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         _check_margin(self.margin)
         if not 0.0 < self.alpha < 0.5:
             raise ValueError(f"alpha must lie in (0, 0.5), got {self.alpha}")
+        unknown = {k for k, _ in self.p_margin_overrides} - set(MARGIN_TESTS)
+        if unknown:
+            raise ValueError(f"p_margin_overrides names {sorted(unknown)}; allowed: {MARGIN_TESTS}")
+
+    def _override(self, name: str, raw: Callable[[], float]) -> float:
+        for k, p in self.p_margin_overrides:
+            if k == name:
+                return p
+        return raw()
 
     def _t(self, against: float) -> float:
         d = self.estimate - against
@@ -353,23 +370,23 @@ class Comparison:
 
     @property
     def p_lower(self) -> float:
-        return _t_sf(self._t(-self.margin), self.df)
+        return self._override("lower", lambda: _t_sf(self._t(-self.margin), self.df))
 
     @property
     def p_upper(self) -> float:
-        return _t_sf(-self._t(self.margin), self.df)
+        return self._override("upper", lambda: _t_sf(-self._t(self.margin), self.df))
 
     @property
     def p_tost(self) -> float:
-        return max(self.p_lower, self.p_upper)
+        return self._override("tost", lambda: max(self.p_lower, self.p_upper))
 
     @property
     def p_inferior(self) -> float:
-        return _t_sf(-self._t(-self.margin), self.df)
+        return self._override("inferior", lambda: _t_sf(-self._t(-self.margin), self.df))
 
     @property
     def p_superior(self) -> float:
-        return _t_sf(self._t(self.margin), self.df)
+        return self._override("superior", lambda: _t_sf(self._t(self.margin), self.df))
 
     @property
     def differs(self) -> bool:
@@ -391,6 +408,20 @@ class Comparison:
     def sign(self) -> int:
         """+1 / −1 where the difference test rejects with a positive / negative estimate, else 0."""
         return 0 if not self.differs else (1 if self.estimate > 0 else -1)
+
+
+def holm_across(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """The comparisons of one claim over a family (its tasks), each test's p-values Holm-adjusted across the family
+    (:func:`holm`, per test: the difference and each margin test of :data:`MARGIN_TESTS`), as overrides; estimates,
+    intervals and margins unchanged."""
+    cs = list(comparisons)
+    if not cs:
+        return []
+    diff = holm([c.p_difference for c in cs])
+    margin = {name: holm([getattr(c, f"p_{name}") for c in cs]) for name in MARGIN_TESTS}
+    return [dataclasses.replace(c, p_difference_override=diff[i],
+                                p_margin_overrides=tuple((name, margin[name][i]) for name in MARGIN_TESTS))
+            for i, c in enumerate(cs)]
 
 
 def _test_name(trim: float) -> str:

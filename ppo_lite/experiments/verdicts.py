@@ -38,7 +38,7 @@ from typing import Any
 from .. import objectives
 from ..config import SOLVED_THRESHOLDS
 from . import stats
-from . import FIGURES, ablation, benchmark, clip_eps, deep_sea, exploration, scaling, sensitivity
+from . import FIGURES, ablation, benchmark, clip_eps, corners, deep_sea, exploration, scaling, sensitivity
 
 BENCH = FIGURES.parent / "bench" / "results"  # accepted by verdict_table for older callers, no longer read
 VERDICTS = ("holds", "does not hold", "holds with a qualification", "not testable here", "undecided")
@@ -157,6 +157,21 @@ def _ablation(figures: Path) -> dict[str, Any]:
             out["scores"] = {(c["env_id"], c["objective"], c["setting"]): ablation.final_scores(c, "eval_return", randoms[c["env_id"]])
                              for c in data["cells"]}
             out["margins"] = {e: margin(e, MARGIN_FRACTION, randoms[e]) for e in analysis["verdict"]["tasks"]}
+    return out
+
+
+def _corners(figures: Path) -> dict[str, Any]:
+    """The corners study (issue 29 points 2-3): its declared readings per task (:func:`ppo_lite.experiments.corners.
+    readings`; empty while no task has its four clip / kl_dual corners at every final seed) and its completeness."""
+    data, out = _open(figures, "corners", corners.COMMAND, readings={})
+    if data is None:
+        return out
+    if "corners" not in data or "declaration" not in data:
+        out["note"] = "evidence missing: figures/corners.json has no corners or declaration"
+        return out
+    out.update(readings=corners.readings(data["corners"]), complete=bool(data.get("complete")))
+    out["note"] = "" if out["complete"] else (f"partial: {data.get('cells_done')} cells done, at least "
+                                              f"{data.get('cells_to_do_at_least')} to do")
     return out
 
 
@@ -512,9 +527,12 @@ def _easy(figures: Path, bench: Path) -> dict[str, Any]:
     the task's range (:func:`decide`, "not worse"; TOST beside it). Holds if it costs less than δ on every task;
     qualified if on some, or if a working trainer needs the details on some task (costs more than δ); undecided if no
     task decides."""
-    abl = _ablation(figures)
     statistic = (f"the clipped objective: {_code_lines(objectives.clipped_objective)} lines of code "
                  "(ppo_lite.objectives.clipped_objective)")
+    cor = _corners(figures)
+    if any(not r["at_ceiling"] for r in cor["readings"].values()):
+        return _easy_corners(cor, statistic)
+    abl = _ablation(figures)
     if abl["analysis"] is None or abl["scores"] is None:
         return _row("06, 07", abl["experiment"], statistic, QUALIFIED, _prefix(
             abl["note"], "the loss is short; whether the trainer's details are needed awaits the ablation's per-seed cells."), False)
@@ -526,18 +544,26 @@ def _easy(figures: Path, bench: Path) -> dict[str, Any]:
     if not labels:
         return _row("06, 07", abl["experiment"], statistic, UNDECIDED,
                     _prefix(abl["note"], "no task has both of clip's corners yet."), False)
+    verdict, why = _easy_verdict(labels)
+    return _row("06, 07", abl["experiment"], statistic, verdict, _prefix(abl["note"], why), abl["complete"])
+
+
+def _easy_verdict(labels: dict[str, str], qualified_notes: dict[str, str] | None = None) -> tuple[str, str]:
+    """The "easy" row's verdict and why from per-task labels (``qualified_notes``: why a task is qualified)."""
     groups = _by_label(labels)
     bits = []
     if groups.get(HOLDS):
         bits.append(f"switching the details off costs clip less than δ on {_tasks(groups[HOLDS])} (non-inferiority)")
+    if groups.get(QUALIFIED):
+        bits.append("on " + "; ".join(f"{t} its trimmed return loses less than δ but it succeeds less often: "
+                                     f"{(qualified_notes or {}).get(t, '')}" for t in groups[QUALIFIED]))
     if groups.get(NOT_HOLD):
         bits.append(f"a working trainer needs them on {_tasks(groups[NOT_HOLD])} (they cost more than δ)")
     if groups.get(UNDECIDED):
         bits.append(f"undecided on {_tasks(groups[UNDECIDED])} (neither non-inferiority nor a cost beyond δ is shown)")
     overall = combine(labels)
     verdict = HOLDS if overall == HOLDS else UNDECIDED if overall == UNDECIDED else QUALIFIED
-    why = "the loss is a few lines; " + "; ".join(bits) + "."
-    return _row("06, 07", abl["experiment"], statistic, verdict, _prefix(abl["note"], why), abl["complete"])
+    return verdict, "the loss is a few lines; " + "; ".join(bits) + "."
 
 
 def _impressive(figures: Path, bench: Path) -> dict[str, Any]:
@@ -683,6 +709,15 @@ def _hacky_theory(figures: Path, bench: Path) -> dict[str, Any]:
                 abl["complete"] and sweep["complete"])
 
 
+def _interaction_against(c: stats.Comparison) -> str:
+    """Why an interaction reading goes against "hacks, not objective" (:func:`decide` gave *does not hold*)."""
+    if c.sign == 1:
+        return (f"the interaction is positive ({_difference_text(c)}): without the details clip beats kl_dual by far "
+                "more than with them, so the objective matters where the details are off")
+    return ("the details are shown to raise clip's edge over kl_dual by less than δ (one-sided lower bound of the "
+            f"interaction {_num(c.lower_bound, 1, True)} > −{_num(c.margin)})")
+
+
 def _clip_readings(abl: dict[str, Any]) -> dict[str, dict[str, stats.Comparison]]:
     """Per ablation task with its clip and kl_dual corners: ``boost`` (clip all on − all off), ``cost`` (clip all
     off − all on) and ``interaction`` ((clip − kl_dual | all off) − (clip − kl_dual | all on)), each a Welch
@@ -707,6 +742,9 @@ def _hacks_not_objective(figures: Path, bench: Path) -> dict[str, Any]:
     details make clip's edge over PPO v1's kl_dual: negative; :func:`decide`, an effect of sign −1), and the details'
     effect on clip, all on − all off (an effect of sign +1), both at δ = :data:`MARGIN_FRACTION` of the task's range.
     A task holds if both hold and does not hold if either is shown against (:func:`_both`); :func:`combine` across."""
+    cor = _corners(figures)
+    if any(not r["at_ceiling"] for r in cor["readings"].values()):
+        return _hacks_not_objective_corners(cor)
     abl = _ablation(figures)
     if abl["analysis"] is None:
         return _row("07", abl["experiment"], "none yet", UNTESTABLE, _prefix(abl["note"], f"rerun `{ablation.COMMAND}`."),
@@ -724,11 +762,7 @@ def _hacks_not_objective(figures: Path, bench: Path) -> dict[str, Any]:
         labels[e] = _both(li, lb)
         why = []
         if li == NOT_HOLD:
-            why.append(f"the interaction is positive ({_difference_text(r['interaction'])}): without the details clip "
-                       "beats kl_dual by far more than with them, so the objective matters where the details are off"
-                       if r["interaction"].sign == 1 else "the details are shown to raise clip's edge over kl_dual by "
-                       f"less than δ (one-sided lower bound of the interaction {_num(r['interaction'].lower_bound, 1, True)} "
-                       f"> −{_num(r['interaction'].margin)})")
+            why.append(_interaction_against(r["interaction"]))
         if lb == NOT_HOLD:
             why.append("the details raise clip's return by less than δ (one-sided upper bound of all on − all off "
                        f"{_num(r['boost'].upper_bound, 1, True)} < {_num(r['boost'].margin)})")
@@ -757,6 +791,90 @@ def _near_text(g: dict[str, Any]) -> str:
     nb = g["near_best"] or g["near_best_same_seeds"]
     return (f"within ±{_num(nb['margin'], 1)} of the best {100 * nb['near']:.0f}%, shown worse {100 * nb['far']:.0f}%, "
             f"undecided {100 * nb['undecided']:.0f}% of {len(g['cells'])} cells")
+
+
+def _success_text(r: dict[str, Any]) -> str:
+    """``clip succeeds on 26/30 seeds all on, 14/30 all off (Fisher p = …, Holm …)``."""
+    sc = r["success"]
+    holm = f", Holm {_pv(sc['p_holm'])}" if "p_holm" in sc else ""
+    return (f"clip succeeds on {sc['clip_all_on']}/{sc['n']} seeds all on, {sc['clip_all_off']}/{sc['n']} all off "
+            f"(Fisher p = {_pv(sc['p'])}{holm})")
+
+
+def _success_differs(r: dict[str, Any]) -> int:
+    """+1 / −1 where clip's success count is shown higher / lower with the details on (Holm-adjusted Fisher), else 0."""
+    sc = r["success"]
+    if sc.get("p_holm", 1.0) > ALPHA or sc["clip_all_on"] == sc["clip_all_off"]:
+        return 0
+    return 1 if sc["clip_all_on"] > sc["clip_all_off"] else -1
+
+
+def _corner_statistic(cor: dict[str, Any], reading: str, what: str) -> str:
+    """The declared endpoints of the corners study per task, for a row's statistic."""
+    informative = {t: r for t, r in cor["readings"].items() if not r["at_ceiling"]}
+    ceiling = [t for t, r in cor["readings"].items() if r["at_ceiling"]]
+    text = (f"corners study, {corners.len_final_seeds()} fresh seeds per corner, each corner tuned on its own seeds; "
+            f"20%-trimmed evaluation returns (Yuen), α = {ALPHA}, p-values Holm-adjusted over "
+            f"{_tasks(list(informative))}, δ = {corners.MARGIN_FRACTION} × (solved − random). {what}: "
+            + "; ".join(f"{t} (δ {_num(r['margin'])}): {_difference_text(r[reading])}; {_tost_text(r[reading])}; "
+                        f"{_success_text(r)}" for t, r in informative.items()))
+    if ceiling:
+        text += f". At the ceiling (every arm's trimmed mean 500, no spread left), left out: {_tasks(ceiling)}"
+    return text
+
+
+def _hacks_not_objective_corners(cor: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_hacks_not_objective` on the corners study: per informative task the interaction (an effect of sign
+    −1) and the details' effect on clip (sign +1), trimmed means, Holm over tasks; clip's success counts beside (a
+    task where they show the details help while the trimmed means show less than δ holds with a qualification)."""
+    labels, reasons = {}, {}
+    for t, r in cor["readings"].items():
+        if r["at_ceiling"]:
+            continue
+        li, lb = decide("an effect", r["interaction"], -1), decide("an effect", r["boost"], +1)
+        why = []
+        if li == NOT_HOLD:
+            why.append(_interaction_against(r["interaction"]))
+        if lb in (NOT_HOLD, QUALIFIED):
+            how = ("raise clip's trimmed return, but by less than δ" if lb == QUALIFIED
+                   else "change clip's trimmed return by less than δ")
+            why.append(f"the details {how} ({_num(r['boost'].estimate, 1, True)}, one-sided upper bound "
+                       f"{_num(r['boost'].upper_bound, 1, True)} < {_num(r['boost'].margin)})")
+            if _success_differs(r) == 1:
+                lb = QUALIFIED
+                why.append(f"though they raise its success count: {_success_text(r)}")
+        labels[t] = _both(li, lb)
+        reasons[t] = "; ".join(why)
+    statistic = _corner_statistic(cor, "interaction", "Interaction (clip − kl_dual | all off) − (clip − kl_dual | all on)")
+    statistic += ". Details' effect on clip, all on − all off: " + "; ".join(
+        f"{t}: {_difference_text(r['boost'])}; {_tost_text(r['boost'])}" for t, r in cor["readings"].items()
+        if not r["at_ceiling"])
+    groups = _by_label(labels)
+    bits = [f"on {t} it does not hold: {reasons[t]}" for t in groups.get(NOT_HOLD, [])]
+    if groups.get(HOLDS) or groups.get(QUALIFIED):
+        bits.append(f"on {_tasks(groups.get(HOLDS, []) + groups.get(QUALIFIED, []))} the details make clip's edge "
+                    "over kl_dual and raise its return" + "".join(f" ({t}: {reasons[t]})" for t in groups.get(QUALIFIED, [])
+                                                           if reasons[t]))
+    if groups.get(UNDECIDED):
+        bits.append(f"undecided on {_tasks(groups[UNDECIDED])} (neither test rejects either way at δ)")
+    return _row("07", cor["experiment"], statistic, combine(labels), _prefix(cor["note"], "; ".join(bits) + "."),
+                cor["complete"])
+
+
+def _easy_corners(cor: dict[str, Any], statistic: str) -> dict[str, Any]:
+    """:func:`_easy` on the corners study: per informative task non-inferiority of clip all off against all on
+    (trimmed means, Holm over tasks), qualified where clip's success count is shown lower without the details."""
+    labels, notes = {}, {}
+    for t, r in cor["readings"].items():
+        if r["at_ceiling"]:
+            continue
+        label = decide("not worse", r["cost"])
+        if label == HOLDS and _success_differs(r) == 1:
+            label, notes[t] = QUALIFIED, _success_text(r)
+        labels[t] = label
+    statistic += "; " + _corner_statistic(cor, "cost", "Clip all off − all on")
+    verdict, why = _easy_verdict(labels, notes)
+    return _row("06, 07", cor["experiment"], statistic, verdict, _prefix(cor["note"], why), cor["complete"])
 
 
 def _hard_to_tune(figures: Path, bench: Path) -> dict[str, Any]:
