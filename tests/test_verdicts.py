@@ -123,8 +123,8 @@ PEAKED = [1.0] + [0.2] * 11
 FLAT = [0.9] * 12
 
 
-def _rows(figures: Path, bench: Path = verdicts.BENCH) -> dict[str, dict]:
-    rows = verdicts.verdict_table(figures, bench)
+def _rows(figures: Path) -> dict[str, dict]:
+    rows = verdicts.verdict_table(figures)
     assert [r["id"] for r in rows] == list(verdicts.STATEMENTS)
     assert all(r["verdict"] in verdicts.VERDICTS and r["why"] for r in rows)
     return {r["id"]: r for r in rows}
@@ -214,15 +214,13 @@ def test_sensitivity_verdict_follows_the_file_and_flips_with_the_data(tmp_path):
 
 
 def test_missing_and_old_format_files_mark_the_evidence_without_crashing(tmp_path):
-    empty = tmp_path / "bench"
-    empty.mkdir()
-    rows = _rows(tmp_path, empty)
+    rows = _rows(tmp_path)
     for key in ("hacks_not_objective", "hard_to_tune", "too_large_updates", "ppo_v2", "gpus", "hard_exploration", "impressive"):
         assert not rows[key]["evidence_complete"] and rows[key]["verdict"] == "not testable here", key
         assert "missing" in rows[key]["experiment"] or "missing" in rows[key]["why"], key
     (tmp_path / "ablation.json").write_text(json.dumps({"meta": {"command": "old"}, "summary": [], "effects": {}}))
     (tmp_path / "sensitivity.json").write_text(json.dumps({"meta": {"command": "old"}, "grids": {}}))
-    rows = _rows(tmp_path, empty)
+    rows = _rows(tmp_path)
     assert rows["hacks_not_objective"]["verdict"] == rows["hard_to_tune"]["verdict"] == "not testable here"
     assert "old format" in rows["hacks_not_objective"]["experiment"] and "before issue 14" in rows["hard_to_tune"]["why"]
 
@@ -256,10 +254,11 @@ def test_the_committed_results_give_a_table(capsys):
     assert capsys.readouterr().out.strip() == table
 
 
-def test_the_bench_argument_is_not_read(tmp_path):
-    """No row parses bench/results/*.md any more: a missing bench folder changes nothing."""
-    assert verdicts.verdict_table(FIGURES, tmp_path / "no_bench") == verdicts.verdict_table(FIGURES)
-    assert not hasattr(verdicts, "_bench_table")
+def test_no_row_reads_bench_results():
+    """No row parses bench/results/*.md any more: the table takes only the folder of results files."""
+    import inspect
+    assert list(inspect.signature(verdicts.verdict_table).parameters) == ["figures"]
+    assert not hasattr(verdicts, "_bench_table") and not hasattr(verdicts, "BENCH")
 
 
 def test_refuses_a_folder_that_is_not_there(tmp_path):

@@ -40,7 +40,6 @@ from ..config import SOLVED_THRESHOLDS
 from . import stats
 from . import FIGURES, ablation, benchmark, clip_eps, corners, deep_sea, exploration, scaling, sensitivity
 
-BENCH = FIGURES.parent / "bench" / "results"  # accepted by verdict_table for older callers, no longer read
 VERDICTS = ("holds", "does not hold", "holds with a qualification", "not testable here", "undecided")
 HOLDS, NOT_HOLD, QUALIFIED, UNTESTABLE, UNDECIDED = VERDICTS
 
@@ -356,7 +355,7 @@ def _by_label(labels: dict[str, str]) -> dict[str, list[str]]:
 
 
 # -- one function per statement --------------------------------------------------------------------------------
-def _definition(figures: Path, bench: Path) -> dict[str, Any]:
+def _definition(figures: Path) -> dict[str, Any]:
     """Exact checks in notebooks 02 and 03 (no results file): holds."""
     return _row("01, 02, 03", "exact checks in notebooks 02 and 03 (no results file)",
                 "surrogate and policy-gradient losses have the same gradient at θ_old (error < 1e-12, notebook 03); "
@@ -371,7 +370,7 @@ def _best_ci(grid: dict[str, Any]) -> tuple[float, float]:
     return lo, hi
 
 
-def _stability_efficiency(figures: Path, bench: Path) -> dict[str, Any]:
+def _stability_efficiency(figures: Path) -> dict[str, Any]:
     """Stability: clip against the bare surrogate (no trust region) in the ablation; efficiency: PPO's best setting
     against one-epoch policy gradient's at the same budget (sensitivity). Holds if both win on every task measured,
     does not hold if neither wins on any."""
@@ -409,7 +408,7 @@ def _stability_efficiency(figures: Path, bench: Path) -> dict[str, Any]:
                 abl["complete"] and sens["complete"])
 
 
-def _too_large_updates(figures: Path, bench: Path) -> dict[str, Any]:
+def _too_large_updates(figures: Path) -> dict[str, Any]:
     """The clip sweep, per task: ε = 0.2 against no clip in the largest per-update KL (Welch on log10) and in
     evaluation return (Welch). Holds if the KL is smaller on every task and the return higher on every task, both
     resolved; qualified if the KL is smaller everywhere and the return higher on only some tasks."""
@@ -458,7 +457,7 @@ def _benchmark(figures: Path) -> dict[str, Any]:
     return out
 
 
-def _sota(figures: Path, bench: Path) -> dict[str, Any]:
+def _sota(figures: Path) -> dict[str, Any]:
     """The benchmark: PPO against the one-epoch policy-gradient baseline (A2C-like) at the same budget, per task, beside
     rl-baselines3-zoo's published A2C. Per task the claim "PPO is better" (:func:`decide`, an effect of sign +1):
     the difference test is Welch's with Holm's adjustment over the tasks (the benchmark's own calls); it does not hold
@@ -521,7 +520,7 @@ def _code_lines(fn: Any) -> int:
     return (body[-1].end_lineno or body[-1].lineno) - body[0].lineno + 1
 
 
-def _easy(figures: Path, bench: Path) -> dict[str, Any]:
+def _easy(figures: Path) -> dict[str, Any]:
     """The loss's length in code, against what switching the code-level details off costs clip (ablation): per task
     the claim "it costs nothing" is non-inferiority of clip all off against all on at δ = :data:`MARGIN_FRACTION` of
     the task's range (:func:`decide`, "not worse"; TOST beside it). Holds if it costs less than δ on every task;
@@ -566,7 +565,7 @@ def _easy_verdict(labels: dict[str, str], qualified_notes: dict[str, str] | None
     return verdict, "the loss is a few lines; " + "; ".join(bits) + "."
 
 
-def _impressive(figures: Path, bench: Path) -> dict[str, Any]:
+def _impressive(figures: Path) -> dict[str, Any]:
     """The benchmark: does PPO with the library's defaults reach rl-baselines3-zoo's published PPO score on each task?
     Non-inferiority of the seed mean against the published number at δ = :data:`MARGIN_FRACTION` of the task's range
     (:func:`decide`, "not worse"), the number taken as a fixed target (:func:`ppo_lite.experiments.stats.compare_to_value`;
@@ -621,7 +620,7 @@ def _impressive(figures: Path, bench: Path) -> dict[str, Any]:
                 _prefix(b["note"], "; ".join(bits) + "."), b["complete"])
 
 
-def _gpus(figures: Path, bench: Path) -> dict[str, Any]:
+def _gpus(figures: Path) -> dict[str, Any]:
     """The scaling study: throughput against env count, time and samples to the target against N, the return at a
     fixed number of env steps, batched agents. Not testable while the study ran on a CPU only; on an accelerator it
     holds if the widest N reaches the target sooner in wall time than the narrowest. A sweep run on a GPU
@@ -669,7 +668,7 @@ def _needed(details: list[dict[str, Any]], env: str) -> str:
     return f"{env} {len(hurt)} of {len(rows)}" + (f" ({', '.join(hurt)})" if hurt else "")
 
 
-def _hacky_theory(figures: Path, bench: Path) -> dict[str, Any]:
+def _hacky_theory(figures: Path) -> dict[str, Any]:
     """Theory: the TRPO bound's vacuity (notebook 03) and the ratio leaving the clip's band (clip sweep); hacks: per
     task, the claim "the details help clip" (clip all on − all off, :func:`decide`, an effect of sign +1 at
     δ = :data:`MARGIN_FRACTION` of the range), with the leave-one-out details whose removal alone hurts (Holm). Holds
@@ -737,7 +736,7 @@ def _clip_readings(abl: dict[str, Any]) -> dict[str, dict[str, stats.Comparison]
     return out
 
 
-def _hacks_not_objective(figures: Path, bench: Path) -> dict[str, Any]:
+def _hacks_not_objective(figures: Path) -> dict[str, Any]:
     """The claim's own test, per task: the interaction (clip − kl_dual | all off) − (clip − kl_dual | all on) (the
     details make clip's edge over PPO v1's kl_dual: negative; :func:`decide`, an effect of sign −1), and the details'
     effect on clip, all on − all off (an effect of sign +1), both at δ = :data:`MARGIN_FRACTION` of the task's range.
@@ -877,7 +876,7 @@ def _easy_corners(cor: dict[str, Any], statistic: str) -> dict[str, Any]:
     return _row("06, 07", cor["experiment"], statistic, verdict, _prefix(cor["note"], why), cor["complete"])
 
 
-def _hard_to_tune(figures: Path, bench: Path) -> dict[str, Any]:
+def _hard_to_tune(figures: Path) -> dict[str, Any]:
     """The sensitivity sweep's own verdict (:func:`ppo_lite.experiments.sensitivity.verdict`: near-best shares by
     TOST at δ = 0.1 of the range, the best chosen on separate seeds; the SB3 #25 story by a difference at the same
     δ), with its metrics."""
@@ -934,7 +933,7 @@ def _binomial_ci(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def _hard_exploration(figures: Path, bench: Path) -> dict[str, Any]:
+def _hard_exploration(figures: Path) -> dict[str, Any]:
     """MountainCar-v0 at a small budget with generic settings: the seeds that reach the flag at least once, per
     variant, with a Clopper-Pearson interval over seeds (a seed, not an episode, is the independent unit; issue 29
     point 6), and Fisher's exact test of shaping against the plain reward; DeepSea's cliff in N beside it. Holds if
@@ -1001,7 +1000,7 @@ def _hard_exploration(figures: Path, bench: Path) -> dict[str, Any]:
     return _row("09 §2", experiment, statistic, verdict, why + ".", complete)
 
 
-def _ppo_v1(figures: Path, bench: Path) -> dict[str, Any]:
+def _ppo_v1(figures: Path) -> dict[str, Any]:
     """Derived and checked exactly on tabular MDPs in notebook 04 (no results file): holds."""
     return _row("04", "notebooks/04_ppo_v1_kl_dual.ipynb (exact tabular checks, asserted when it runs; no results file)",
                 "derived and checked exactly on tabular MDPs in notebook 04: the optimum has KL = δ (|KL − δ| < 1e-9), "
@@ -1016,7 +1015,7 @@ def _median(xs: list[float]) -> float:
     return sorted(xs)[len(xs) // 2]
 
 
-def _ppo_v2(figures: Path, bench: Path) -> dict[str, Any]:
+def _ppo_v2(figures: Path) -> dict[str, Any]:
     """The clip sweep at ε = 0.1 and 0.2, per task: how often the ratio leaves the band, on which side, and how far it
     strays against no clip. Holds if it stays inside, qualified if the clip measurably restrains it on every task,
     does not hold otherwise."""
@@ -1064,16 +1063,14 @@ _ROWS = {
 }
 
 
-def verdict_table(figures: Path = FIGURES, bench: Path | None = None) -> list[dict[str, Any]]:
+def verdict_table(figures: Path = FIGURES) -> list[dict[str, Any]]:
     """One row per statement of :data:`STATEMENTS` (in the seed note's order): ``id``, ``statement``, ``notebook``,
     ``experiment``, ``statistic``, ``verdict`` (one of :data:`VERDICTS`), ``why`` and ``evidence_complete``,
-    computed from the results files under ``figures`` (module docstring). ``bench`` is accepted for the callers that
-    still pass ``bench/results`` and is not read: no row parses ``bench/results/*.md``."""
+    computed from the results files under ``figures`` (module docstring; no row parses ``bench/results/*.md``)."""
     figures = Path(figures)
     if not figures.is_dir():
         raise ValueError(f"figures must be an existing folder of results, got {str(figures)!r}")
-    bench = BENCH if bench is None else Path(bench)
-    return [{"id": key, "statement": STATEMENTS[key], **_ROWS[key](figures, bench)} for key in STATEMENTS]
+    return [{"id": key, "statement": STATEMENTS[key], **_ROWS[key](figures)} for key in STATEMENTS]
 
 
 def _cell(text: Any) -> str:
