@@ -416,3 +416,44 @@ def test_the_committed_corners_rows_recomputed_with_scipy():
         fisher = st.fisher_exact([[succ[t, "clip", on], 30 - succ[t, "clip", on]], [succ[t, "clip", off], 30 - succ[t, "clip", off]]]).pvalue
         assert f"{succ[t, 'clip', on]}/30 seeds all on, {succ[t, 'clip', off]}/30 all off (Fisher p = {verdicts._pv(fisher)}" in rows["easy"]["statistic"]
     assert rows["hacks_not_objective"]["verdict"] in verdicts.VERDICTS and rows["easy"]["verdict"] in verdicts.VERDICTS
+
+
+def test_success_counts_are_a_primary_endpoint_beside_the_trimmed_means(tmp_path):
+    """At CartPole's 40k budget the trimmed means of clip with and without the details are close while the success
+    counts differ (28 of 30 against 12): the count decides what the trimmed mean does not."""
+    on, off = ablation.ALL_ON, ablation.ALL_OFF
+    task = "CartPole-v1@40k"
+    spread = [430.0 + 2.0 * k for k in range(18)]            # the middle of every arm: near-solved, below 475
+    arms = {(task, "clip", on): [100.0] * 2 + spread[:10] + [480.0 + k for k in range(18)],
+            (task, "clip", off): [100.0] * 6 + spread + [476.0] * 6,
+            (task, "kl_dual", on): [300.0] * 6 + spread + [500.0] * 6, (task, "kl_dual", off): [300.0] * 6 + spread + [500.0] * 6}
+    _write_corners(tmp_path, arms)
+    rows = _rows(tmp_path)
+    assert "clip succeeds on 18/30 seeds all on, 6/30 all off" in rows["easy"]["statistic"]
+    # the trimmed return loses less than δ, the count falls: qualified
+    assert rows["easy"]["verdict"] == "holds with a qualification" and "succeeds less often" in rows["easy"]["why"]
+    # the trimmed return's loss undecided (a wide middle), the count falls: against the claim on that task
+    arms[task, "clip", off] = [100.0] * 6 + [150.0 + 19.0 * k for k in range(18)] + [476.0] * 6
+    _write_corners(tmp_path, arms)
+    rows = _rows(tmp_path)
+    assert rows["easy"]["verdict"] == "holds with a qualification"          # one task against: combine qualifies
+    assert "a working trainer needs them on CartPole-v1@40k, by its success count" in rows["easy"]["why"]
+
+
+def test_sota_reads_the_peers_beside_the_benchmark_and_flips_with_them(tmp_path):
+    good = {"CartPole-v1": [500.0, 499.0, 500.0, 498.0, 500.0], "Pendulum-v1": [-170.0, -150.0, -190.0, -160.0, -180.0]}
+    weak = {"CartPole-v1": [120.0, 150.0, 90.0, 200.0, 130.0], "Pendulum-v1": [-1100.0, -1200.0, -1150.0, -1050.0, -1250.0]}
+    _benchmark_file(tmp_path, ppo=good, pg=weak)
+    budget = json.loads((tmp_path / "benchmark.json").read_text())["summary"][0].get("budget")
+
+    def write_peers(scores):
+        rows = [{"algo": a, "env_id": e, "budget": budget, "per_seed": xs} for a, table in scores.items() for e, xs in table.items()]
+        (tmp_path / "peers.json").write_text(json.dumps({"meta": {"command": "python bench/peers.py"}, "complete": True,
+                                                         "episodes": 10, "summary": rows}))
+    write_peers({"a2c": weak, "trpo": weak})
+    row = _rows(tmp_path)["sota"]
+    assert row["verdict"] == "holds with a qualification" and "PPO beats A2C on CartPole-v1, A2C on Pendulum-v1" in row["why"]
+    assert "figures/peers.json" in row["experiment"] and "PPO − TRPO" in row["statistic"]
+    write_peers({"a2c": weak, "trpo": {e: [x + 1000.0 for x in xs] for e, xs in good.items()}})   # TRPO far ahead
+    row = _rows(tmp_path)["sota"]
+    assert row["verdict"] == "does not hold" and "is shown worse than TRPO on CartPole-v1, TRPO on Pendulum-v1" in row["why"]

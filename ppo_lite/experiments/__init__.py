@@ -22,7 +22,7 @@ FIGURES = figures_dir()
 
 
 #: Modules of this package that the experiments use but that are not experiments themselves (no ``main``).
-SUPPORT_MODULES = ("stats", "sweep")
+SUPPORT_MODULES = ("stats", "sweep", "peers")
 
 
 def available() -> list[str]:

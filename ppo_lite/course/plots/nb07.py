@@ -136,8 +136,37 @@ def plot_curves(data: dict[str, Any], env_id: str, settings: tuple[str, ...] = (
     return fig
 
 
+def plot_corner_profiles(data: dict[str, Any], arms: dict[tuple[str, str, str], dict[str, Any]]) -> Figure:
+    """Performance profiles of the corners study (Agarwal et al. 2021, rliable): per task, for each corner the
+    share of its final seeds whose evaluation return is at least τ, against τ; the solved score dashed.
+    ``data``: ``figures/corners.json``; ``arms``: :func:`ppo_lite.experiments.corners.final_arms` of it."""
+    colors = {"clip": "tab:blue", "kl_dual": "tab:orange", "surrogate": "tab:red"}
+    tasks = [t["label"] for t in data["design"]["tasks"] if any(k[0] == t["label"] for k in arms)]
+    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(3.8 * max(1, len(tasks)), 3.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for (t, objective, setting), arm in arms.items():
+            if t != task:
+                continue
+            xs = np.sort(np.asarray(arm["scores"], dtype=float))
+            share = 1.0 - np.arange(xs.size) / xs.size  # P(score >= xs[i]) over the seeds
+            ax.step(xs, share, where="post", color=colors.get(objective, "k"), ls="-" if setting == "all on" else "--",
+                    lw=1.2, label=f"{objective}, {setting}")
+        ax.axvline(data["declaration"]["margins"]["success_score"][task], color="green", ls=":", lw=0.8)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("evaluation return τ", fontsize=8)
+        ax.set_ylabel("share of seeds with return ≥ τ", fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle("Corners study: performance profiles over the final seeds (solid: all details on; dashed: all off; "
+                 "dotted: solved)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def save_key_figures(outdir: Path) -> list[Path]:
-    """Write the notebook's figures, from the committed ``figures/ablation.json``, as ``nb07_*.png`` in ``outdir``."""
+    """Write the notebook's figures, from the committed ``figures/ablation.json`` (and ``figures/corners.json``), as
+    ``nb07_*.png`` in ``outdir``."""
     from . import save_figures
 
     data = load_results()
@@ -146,4 +175,10 @@ def save_key_figures(outdir: Path) -> list[Path]:
             "nb07_iqm": plot_iqm(data)}
     for env_id in _envs(data):
         figs[f"nb07_curves_{env_id.split('-')[0].lower()}"] = plot_curves(data, env_id)
+    corners_file = FIGURES / "corners.json"
+    if corners_file.exists():
+        from ...experiments.corners import final_arms
+
+        cor = json.loads(corners_file.read_text())
+        figs["nb07_corner_profiles"] = plot_corner_profiles(cor, final_arms(cor["corners"]))
     return save_figures({f"{name}.png": fig for name, fig in figs.items()}, Path(outdir))
