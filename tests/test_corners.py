@@ -308,3 +308,32 @@ def test_readings_are_the_declared_tests_recomputed_with_scipy():
     # what the tests say here: on Pendulum the objective matters without the details (interaction > 0, decided)
     assert r["Pendulum-v1"]["interaction"].differs and r["Pendulum-v1"]["interaction"].estimate > 500
     assert r["Acrobot-v1"]["boost"].equivalent                                      # the details change nothing there
+
+
+def test_a_logged_cell_reruns_and_compares_with_its_record(monkeypatch, tmp_path, capsys):
+    """Issue 29 point 8, the command half: --rerun KEY retrains one logged cell (its whole batch: the batch's stream
+    comes from its seed list) and says, run by run, whether it reproduces its record."""
+    import torch
+
+    torch.set_num_threads(1)
+    tiny = corners.Task("CartPole-v1@1k", "CartPole-v1", 1024)
+    monkeypatch.setitem(corners.TASK_BY_LABEL, tiny.label, tiny)
+    monkeypatch.setitem(corners.SUCCESS_SCORE, tiny.label, 475.0)
+    spec = corners.CellSpec(tiny.label, "clip", ablation.ALL_ON, "final", (8000, 8001), (1e-3, 1e-3), 2, 0.01)
+    log = CellLog(tmp_path / "corners.cells.jsonl")
+    log.append(spec.key, spec.protocol(), corners.cell_record(spec, corners.train_cell(spec)))
+    cell = log.cells()[spec.key]
+    out = corners.rerun_cell(cell, seed=8001)                         # trained for real: the record reproduces
+    assert out["identical"] and [r["seed"] for r in out["runs"]] == [8001] and out["batch"] == [8000, 8001]
+    recorded = {"runs": [{k: v for k, v in r.items() if k != "success"} for r in cell["runs"]], "seconds": 0.0}
+    monkeypatch.setattr(corners, "train_cell", lambda spec: recorded)  # the rest checks the comparison, not training
+    assert corners.main(["--rerun", spec.key, "--outdir", str(tmp_path), "--no-progress"]) == 0
+    assert "seed 8000" in capsys.readouterr().out
+    tampered = {**cell, "runs": [{**cell["runs"][0], "eval_return": cell["runs"][0]["eval_return"] + 1.0}, cell["runs"][1]]}
+    assert not corners.rerun_cell(tampered)["identical"]                 # a record that is not what the code gives
+    with pytest.raises(ValueError, match="seed 7 is not in cell"):
+        corners.rerun_cell(cell, seed=7)
+    with pytest.raises(ValueError, match="another protocol"):
+        corners.rerun_cell({**cell, "protocol": {**cell["protocol"], "episodes": 3}})
+    with pytest.raises(SystemExit, match="no cell"):
+        corners.main(["--rerun", "nothing like it", "--outdir", str(tmp_path), "--no-progress"])

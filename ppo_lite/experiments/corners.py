@@ -58,7 +58,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import (CellBudget, CellLog, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells,
-               refuse_unknown, regeneration_command, write_results)
+               refuse_unknown, regeneration_command, same_protocol, write_results)
 from . import ablation, stats
 from ..config import SOLVED_THRESHOLDS, PPOConfig
 from .sweep import EVAL_SEED, score_agents
@@ -592,6 +592,45 @@ def analyze(study: dict[str, Any]) -> dict[str, Any]:
             "corners_final_complete": sum(r["final_cells"] == math.ceil(len(FINAL_SEEDS) / FINAL_BATCH) for r in rows)}
 
 
+# -- re-running a stored cell (issue 29 point 8) ---------------------------------------------------------------
+def spec_of(cell: dict[str, Any]) -> CellSpec:
+    """The :class:`CellSpec` a logged cell was computed from (its coordinates and its protocol's seeds and rates)."""
+    try:
+        return CellSpec(cell["task"], cell["objective"], cell["setting"], cell["stage"], tuple(cell["protocol"]["seeds"]),
+                        tuple(cell["protocol"]["lrs"]), cell["update_epochs"], cell["kl_target"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"cell {cell.get('key')!r} is not a cell of this study (missing {exc})") from None
+
+
+def rerun_cell(cell: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
+    """Train a logged cell again and compare every run (or the run of ``seed``) with its record.
+
+    The cell must have today's protocol (the config, seeds, rates and evaluation it was computed with, as the study
+    compares them: :func:`ppo_lite.experiments.same_protocol`). Its agents
+    train as one batch, as they were logged: the batch's env and sampling stream is derived from the whole seed list
+    (:mod:`ppo_lite.batched`), so one seed's run reproduces only beside its batch-mates, and the whole cell is
+    retrained to check one seed. Returns per run the recorded and the new evaluation return, the largest difference
+    over its evaluation episodes, and ``identical`` (every logged number of the run equal)."""
+    spec = spec_of(cell)
+    if not same_protocol(cell.get("protocol", {}), spec.protocol()):
+        raise ValueError(f"cell {cell.get('key')!r} was computed under another protocol than today's code gives it; "
+                         "it cannot be compared (rerun the study with --fresh to recompute it)")
+    if seed is not None and seed not in spec.seeds:
+        raise ValueError(f"seed {seed} is not in cell {cell.get('key')!r}; its seeds are {list(spec.seeds)}")
+    fresh = cell_record(spec, train_cell(spec))
+    rows = []
+    for old, new in zip(cell["runs"], fresh["runs"]):
+        if seed is not None and old["seed"] != seed:
+            continue
+        diff = max((abs(a - b) for a, b in zip(old["eval_returns"], new["eval_returns"])), default=0.0)
+        same = {k: old.get(k) == new.get(k) for k in ("eval_return", "eval_returns", "auc", "final_train", "diverged")}
+        rows.append({"seed": old["seed"], "recorded": old["eval_return"], "now": new["eval_return"],
+                     "max_episode_difference": diff, "identical": all(same.values())})
+    return {"key": cell.get("key"), "machine": cell.get("machine"), "git_commit": cell.get("git_commit"),
+            "batch": list(spec.seeds), "runs": rows, "identical": all(r["identical"] for r in rows),
+            "seconds": fresh["seconds"]}
+
+
 # -- the declared readings (DECLARATION), from the results file ------------------------------------------------
 def len_final_seeds() -> int:
     """How many fresh seeds each corner reports (:data:`FINAL_SEEDS`)."""
@@ -688,17 +727,40 @@ def _jsonable(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _rerun(log: CellLog, key: str, seed: int | None) -> int:
+    """``--rerun KEY``: print the comparison of :func:`rerun_cell`; exit 0 if every compared run is identical, 1
+    otherwise (another CPU's rounding can change a trajectory: the record names its machine)."""
+    cells = log.cells()
+    if key not in cells:
+        near = [k for k in cells if key.lower() in k.lower()][:5]
+        raise SystemExit(f"no cell {key!r} in {log.path}" + (f"; did you mean one of {near}?" if near else ""))
+    out = rerun_cell(cells[key], seed)
+    print(f"{out['key']}: batch of seeds {out['batch'][0]}-{out['batch'][-1]} retrained in {out['seconds']:.0f} s "
+          f"(recorded on {out['machine']} at {out['git_commit']})")
+    for r in out["runs"]:
+        print(f"  seed {r['seed']}: recorded {r['recorded']}, now {r['now']}, largest episode difference "
+              f"{r['max_episode_difference']:g}: {'identical' if r['identical'] else 'DIFFERS'}")
+    return 0 if out["identical"] else 1
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASK_BY_LABEL), help=f"among {tuple(TASK_BY_LABEL)}")
     parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), help=f"among {OBJECTIVES}")
     parser.add_argument("--max-cells", type=int, default=None,
                         help="stop after computing this many cells (0: rebuild the results file from the log)")
+    parser.add_argument("--rerun", metavar="KEY", default=None,
+                        help="train one logged cell again and compare it with its record (trains nothing else)")
+    parser.add_argument("--seed", type=int, default=None, help="with --rerun: report this seed's run only")
     add_sweep_arguments(parser, "corners")
     ns = parser.parse_args(argv)
     refuse_unknown("task", ns.tasks, TASK_BY_LABEL)
     refuse_unknown("objective", ns.objectives, OBJECTIVES)
+    if ns.seed is not None and ns.rerun is None:
+        raise SystemExit("--seed needs --rerun KEY")
     log = open_cell_log(ns)
+    if ns.rerun is not None:
+        return _rerun(log, ns.rerun, ns.seed)
     t0 = time.perf_counter()
 
     done, todo = plan(log, ns.tasks, ns.objectives)
