@@ -539,9 +539,8 @@ def seconds_per_unit(log: CellLog) -> dict[str, float]:
         if "runs" not in c or "stage" not in c or c.get("seconds", 0) <= 0:
             continue
         try:
-            spec = CellSpec(c["task"], c["objective"], c["setting"], c["stage"], tuple(c["protocol"]["seeds"]),
-                            tuple(c["protocol"]["lrs"]), c["update_epochs"], c["kl_target"])
-        except (KeyError, TypeError):
+            spec = spec_of(c)
+        except ValueError:
             continue
         s = sums.setdefault(c["env_id"], [0.0, 0.0])
         s[0] += c["seconds"]
@@ -665,6 +664,8 @@ def readings(corners_file: dict[str, Any]) -> dict[str, dict[str, Any]]:
     informative tasks (:func:`~ppo_lite.experiments.stats.holm_across`; ``success``: ``p_holm``). A task whose four
     arms keep no spread after trimming (``at_ceiling``: CartPole at 100k, every trimmed mean 500) cannot tell the arms
     apart on the trimmed endpoint; it is reported and left out of the family (the 40k budget stands in for it)."""
+    from scipy.stats import trim_mean
+
     arms = final_arms(corners_file)
     on, off = ablation.ALL_ON, ablation.ALL_OFF
     out: dict[str, dict[str, Any]] = {}
@@ -682,8 +683,7 @@ def readings(corners_file: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "boost": stats.compare(x["clip", on], x["clip", off], d, ALPHA, TRIM),
             "cost": stats.compare(x["clip", off], x["clip", on], d, ALPHA, TRIM),
             "success": {"clip_all_on": a_on["successes"], "clip_all_off": a_off["successes"], "n": a_on["n"], "p": p},
-            "trimmed_means": {f"{o} | {s}": float(np.mean(sorted(v)[int(TRIM * len(v)):len(v) - int(TRIM * len(v))]))
-                              for (o, s), v in x.items()},
+            "trimmed_means": {f"{o} | {s}": float(trim_mean(v, TRIM)) for (o, s), v in x.items()},
             "at_ceiling": inter.se == 0.0,
         }
     family = [k for k, r in out.items() if not r["at_ceiling"]]
