@@ -7,7 +7,10 @@ Both sides use PPOConfig.for_env("CartPole-v1") (8 envs x 32 steps, 20 epochs, o
 budget per agent and torch at one thread. Sequential: K runs of ``ppo_lite.train`` with seeds 0..K-1, every one
 timed (half just before the batched run, half just after, so a drift in load biases both sides alike). With
 ``--seq-runs M`` only M of them are timed and the total is extrapolated linearly (K x their mean), which the table
-marks with *; the per-run range shows the timing noise. Prints a markdown table and writes it, with the machine, to bench/results/batched_<device>.md.
+marks with *; the per-run range shows the timing noise. The batched side runs twice each way, per-agent random
+streams (the default) and one shared stream (the stored studies' protocol), in the order per-agent, shared, shared,
+per-agent, so the table shows what reproducing every agent alone costs. Prints a markdown table and writes it,
+with the machine, to bench/results/batched_<device>.md.
 """
 from __future__ import annotations
 
@@ -58,11 +61,15 @@ def main() -> None:
         # Half the sequential runs just before the batched run and half just after, so that a drift in the
         # machine's load during this K biases both sides alike.
         seq_times = [timed(lambda k=k: train(cfg.agent_config(k), progress=False)) for k in range((runs + 1) // 2)]
-        batched_s = timed(lambda: train_batched(cfg, progress=False))
+        shared = BatchedConfig(base, seeds=list(range(K)), streams="shared")
+        per_agent_s = [timed(lambda: train_batched(cfg, progress=False))]
+        shared_s = [timed(lambda: train_batched(shared, progress=False)) for _ in range(2)]
+        per_agent_s.append(timed(lambda: train_batched(cfg, progress=False)))
+        batched_s, shared_mean = sum(per_agent_s) / 2, sum(shared_s) / 2
         seq_times += [timed(lambda k=k: train(cfg.agent_config(k), progress=False)) for k in range((runs + 1) // 2, runs)]
         sequential_s = K * sum(seq_times) / runs
-        rows.append((K, batched_s, sequential_s, runs < K, K * args.steps / batched_s, min(seq_times), max(seq_times)))
-        print(f"K={K}: batched {batched_s:.1f} s, sequential {sequential_s:.1f} s ({runs} timed)", flush=True)
+        rows.append((K, batched_s, sequential_s, runs < K, K * args.steps / batched_s, min(seq_times), max(seq_times), shared_mean))
+        print(f"K={K}: batched {batched_s:.1f} s (shared stream {shared_mean:.1f} s), sequential {sequential_s:.1f} s ({runs} timed)", flush=True)
         write_table(args, base, rows)
 
 
@@ -84,9 +91,11 @@ def write_table(args: argparse.Namespace, base: PPOConfig, rows: list[tuple]) ->
             for k, v in vars(args).items() if v is not None) + "`",
         "",
     ]
-    table_rows = [[K, f"{b:.1f}", f"{s:.1f}{'*' if extrapolated else ''}", f"{lo:.1f}-{hi:.1f}", f"{s / b:.2f}x", f"{sps:,.0f}"]
-                  for K, b, s, extrapolated, sps, lo, hi in rows]
-    header = ["K", "batched s", "sequential s", "one sequential run s (min-max)", "speedup", "aggregate env steps/s (batched)"]
+    table_rows = [[K, f"{b:.2f}", f"{sh:.2f}", f"{b / sh - 1:+.0%}", f"{s:.1f}{'*' if extrapolated else ''}", f"{lo:.1f}-{hi:.1f}",
+                   f"{s / b:.2f}x", f"{sps:,.0f}"]
+                  for K, b, s, extrapolated, sps, lo, hi, sh in rows]
+    header = ["K", "batched s (per-agent streams, mean of 2)", "batched s (shared stream, mean of 2)", "per-agent cost",
+              "sequential s", "one sequential run s (min-max)", "speedup (per-agent)", "aggregate env steps/s (batched)"]
     lines.append(markdown_table(header, table_rows))
     table = "\n".join(lines) + "\n"
     out = args.out or Path(__file__).parent / "results" / f"batched_{args.device}.md"

@@ -45,11 +45,11 @@ def as_agent(source: "str | Path | Agent | Trainer", env: Any = None, device: st
     raise TypeError(f"expected a checkpoint path, a ppo_lite Agent or a Trainer, got {type(source).__name__}")
 
 
-def one_episode_each(env: "VecEnv", act: Callable[[Tensor], Tensor], seed: int) -> Tensor:
-    """Reset ``env`` with ``seed``, then step it with ``act(obs) -> actions`` (Box actions clamped to the action
+def one_episode_each(env: "VecEnv", act: Callable[[Tensor], Tensor], seed: int | list[int]) -> Tensor:
+    """Reset ``env`` with ``seed`` (a list: one seed per block of envs, :meth:`~ppo_lite.envs.VecEnv.reset_blocks`), then step it with ``act(obs) -> actions`` (Box actions clamped to the action
     space) until every one of its envs has finished one episode; the returns of those episodes (CPU float tensor,
     one per env). The loop of every evaluation here: each env contributes exactly one complete episode."""
-    obs = env.reset(seed=seed)
+    obs = env.reset_blocks(seed) if isinstance(seed, list) else env.reset(seed=seed)
     n = env.num_envs
     returns = torch.full((n,), float("nan"))
     finished = torch.zeros(n, dtype=torch.bool)
@@ -247,15 +247,21 @@ def evaluate_agents(trainer: "BatchedTrainer", episodes: int = 10, seed: int = 1
 
     Deterministic by default (the mode of each agent's policy), each agent with its own observation statistics;
     ``seed`` seeds the evaluation envs and should differ from every training seed, so the scores are of episodes
-    the agents never trained on. Agent k owns envs ``[k·episodes, (k+1)·episodes)``, as in training.
+    the agents never trained on. Agent k owns envs ``[k·episodes, (k+1)·episodes)``, as in training. With
+    per-agent streams (the trainer's ``streams``) every agent plays the same ``episodes`` starts, those a batch of one
+    would play, so an agent's score does not depend on its batch-mates; with a shared stream the K·episodes envs
+    draw from one.
     """
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
     cfg, K = trainer.config.base, trainer.config.num_agents
     env = make_env(cfg.env_id, K * episodes, trainer.device, cfg.backend, cfg.validate_actions, **cfg.env_kwargs)
-    generator = torch.Generator(device=trainer.device).manual_seed(seed)
+    per_agent = trainer.config.streams == "per_agent"
+    generator = ([torch.Generator(device=trainer.device).manual_seed(seed) for _ in range(K)] if per_agent
+                 else torch.Generator(device=trainer.device).manual_seed(seed))
     try:
-        returns = one_episode_each(env, lambda obs: trainer.net.sample(trainer.obs_norm(obs), generator, deterministic=deterministic)[0], seed)
+        returns = one_episode_each(env, lambda obs: trainer.net.sample(trainer.obs_norm(obs), generator, deterministic=deterministic)[0],
+                                   [seed] * K if per_agent else seed)
     finally:
         env.close()
     return returns.reshape(K, episodes).tolist()

@@ -17,12 +17,12 @@ near uniform / near zero mean), value head 1.0, biases 0 (ikostrikov #199; Engst
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["mlp", "ActorCritic", "categorical_log_prob", "categorical_entropy", "gaussian_log_prob", "gaussian_entropy"]
+__all__ = ["mlp", "ActorCritic", "draw", "categorical_log_prob", "categorical_entropy", "gaussian_log_prob", "gaussian_entropy"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -69,6 +69,16 @@ def gaussian_log_prob(mean: Tensor, log_std: Tensor, actions: Tensor) -> Tensor:
 def gaussian_entropy(log_std: Tensor) -> Tensor:
     r""":math:`\sum_i \log\sigma_i + \tfrac12(1 + \log 2\pi)`."""
     return (log_std + 0.5 * (1.0 + _LOG_2PI)).sum(-1)
+
+
+def draw(fn: Callable[..., Tensor], like: Tensor, generator: torch.Generator | Sequence[torch.Generator] | None) -> Tensor:
+    """``fn`` (``torch.rand`` or ``torch.randn``) noise of ``like``'s shape, dtype and device, from ``generator``.
+
+    A sequence of K generators draws row k of ``like``'s leading (agent) axis from generator k: each agent of a batch
+    gets exactly the numbers it would draw alone (:mod:`ppo_lite.batched`), at the price of K small draws."""
+    if isinstance(generator, (list, tuple)):
+        return torch.stack([fn(like.shape[1:], generator=g, device=like.device, dtype=like.dtype) for g in generator])
+    return fn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
 
 
 class ActorCritic(nn.Module):
@@ -126,22 +136,23 @@ class ActorCritic(nn.Module):
         """Sample :math:`a \\sim \\pi_\\theta(\\cdot|s)`; return (action, log-prob). The critic is not run.
 
         Discrete sampling uses the Gumbel-max trick, :math:`a = \\arg\\max_b (z_b + g_b)` with
-        :math:`g = -\\log(-\\log U)`: one fused tensor expression, no host sync, seeded by ``generator``.
-        ``deterministic=True`` takes the mode (argmax logits / the mean).
+        :math:`g = -\\log(-\\log U)`: one fused tensor expression, no host sync, seeded by ``generator`` (one
+        stream, or one per row of a leading agent axis: :func:`draw`). ``deterministic=True`` takes the mode
+        (argmax logits / the mean).
         """
         out = self.actor(obs)
         if self.discrete:
             if deterministic:
                 actions = out.argmax(-1)
             else:
-                u = torch.rand(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+                u = draw(torch.rand, out, generator)
                 actions = (out - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)
             return actions, categorical_log_prob(out, actions)
         log_std = self.log_std.expand_as(out)
         if deterministic:
             actions = out
         else:
-            noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+            noise = draw(torch.randn, out, generator)
             actions = out + noise * torch.exp(log_std)
         return actions, gaussian_log_prob(out, log_std, actions)
 

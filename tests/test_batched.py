@@ -295,14 +295,17 @@ def test_cartpole_agents_solve_like_single_agent_runs():
     assert min(batched) <= max(single) and min(single) <= max(batched)
 
 
-def test_evaluate_agents_scores_each_agent_as_its_own_single_network_would():
+@pytest.mark.parametrize("streams", ["per_agent", "shared"])
+def test_evaluate_agents_scores_each_agent_as_its_own_single_network_would(streams):
     """Agent k's deterministic evaluation equals its single-agent network stepping the same envs (reference: the
-    single-agent ActorCritic and ObsNormalizer, column by column)."""
+    single-agent ActorCritic and ObsNormalizer, column by column): per agent, E envs reset with the evaluation seed
+    (every agent the same starts); shared, block k of K·E envs reset with it."""
     from ppo_lite.envs import make_env
     from ppo_lite.evaluation import evaluate_agents
 
     cfg = BatchedConfig(PPOConfig.for_env("Pendulum-v1", device="cpu", num_envs=2, num_steps=32, update_epochs=2,
-                                          num_minibatches=2, total_steps=2 * 32 * 3, norm_obs=True), seeds=[0, 1, 2])
+                                          num_minibatches=2, total_steps=2 * 32 * 3, norm_obs=True), seeds=[0, 1, 2],
+                        streams=streams)
     trainer = BatchedTrainer(cfg)
     trainer.run(progress=False)
     E, K = 3, cfg.num_agents
@@ -313,13 +316,15 @@ def test_evaluate_agents_scores_each_agent_as_its_own_single_network_would():
         norm = ObsNormalizer(3, True)
         norm.rms.mean, norm.rms.var = trainer.obs_norm.rms.mean[k, 0].clone(), trainer.obs_norm.rms.var[k, 0].clone()
         norm._refresh()
-        env = make_env("Pendulum-v1", K * E, "cpu")
-        obs, total = env.reset(seed=777), torch.zeros(K * E)
+        n = E if streams == "per_agent" else K * E
+        env = make_env("Pendulum-v1", n, "cpu")
+        obs, total = env.reset(seed=777), torch.zeros(n)
         for _ in range(200):  # Pendulum: every episode is 200 steps
             action, _ = net.sample(norm(obs), deterministic=True)
             obs, reward, *_ = env.step(torch.clamp(action, -2.0, 2.0))
             total += reward
-        torch.testing.assert_close(torch.tensor(scores[k]), total[k * E:(k + 1) * E], rtol=1e-4, atol=1e-3)
+        mine = total if streams == "per_agent" else total[k * E:(k + 1) * E]
+        torch.testing.assert_close(torch.tensor(scores[k]), mine, rtol=1e-4, atol=1e-3)
     assert scores[0] != scores[1]  # different agents, different scores
 
 
@@ -344,3 +349,59 @@ def test_agent_states_move_between_batches_whole():
         other.load_agent_states([parent.agent_state(0)])
     with pytest.raises(ValueError, match="2 states for 1 agents"):
         other.load_agent_states([parent.agent_state(0)] * 2)
+
+
+# (f) per-agent random streams (issue 29 point 8) ------------------------------------------------------------------
+def _same_history(a, b) -> bool:
+    """Every logged figure of two histories equal, bit for bit (nan equal to nan), wall-clock figures aside."""
+    keys = [k for k in a.updates if k not in ("time", "sps")]
+    same = lambda x, y: x == y or (x != x and y != y)  # noqa: E731
+    return keys == [k for k in b.updates if k not in ("time", "sps")] and all(
+        len(a[k]) == len(b[k]) and all(same(x, y) for x, y in zip(a[k], b[k])) for k in keys) and a.episodes == b.episodes
+
+
+STREAM_CASES = [
+    ("CartPole-v1", dict(num_minibatches=4, norm_obs=True, scale_reward=True)),
+    ("Pendulum-v1", dict(objective="kl_dual")),
+    ("CartPole-v1", dict(backend="gymnasium")),
+]
+
+
+@pytest.mark.parametrize("env_id,switches", STREAM_CASES, ids=[e + "-" + "-".join(s) for e, s in STREAM_CASES])
+def test_an_agent_draws_the_same_run_whatever_its_batch_mates(env_id, switches):
+    """Agent k of a batch is, bit for bit, the same seed trained in a batch of one, and in another batch at another
+    position: weights, every logged figure, evaluation returns. So a stored run can be trained again alone."""
+    from ppo_lite.evaluation import evaluate_agents
+
+    base = PPOConfig.for_env(env_id, device="cpu", num_envs=4, num_steps=32, update_epochs=2, total_steps=4 * 32 * 6, **switches)
+    runs = {}
+    for seeds in ([3, 0, 5], [0], [7, 7, 0, 2]):
+        t = BatchedTrainer(BatchedConfig(base, seeds=seeds, lr=[3e-3 if s == 0 else 1e-3 for s in seeds], streams="per_agent"))
+        t.run(progress=False)
+        runs[tuple(seeds)] = (t, evaluate_agents(t, episodes=3))
+        t.env.close()
+    (t3, e3), (t1, e1), (t4, e4) = runs.values()
+    assert torch.equal(t3.net.flat[1], t1.net.flat[0]) and torch.equal(t4.net.flat[2], t1.net.flat[0])
+    assert _same_history(t3.histories[1], t1.histories[0]) and _same_history(t4.histories[2], t1.histories[0])
+    assert e3[1] == e1[0] == e4[2]
+    assert not torch.equal(t3.net.flat[0], t3.net.flat[1])                 # other seeds, other runs
+    assert torch.equal(t4.net.flat[0], t4.net.flat[1])                     # one seed twice, one run twice
+
+
+def test_an_agents_streams_are_the_single_agent_trainers():
+    """Agent k resets its envs and samples with generators seeded seeds[k], as Trainer does for that seed: the
+    same first observations, and on CartPole the same first rollout of actions (the weights start equal; the
+    batched and single forward passes round alike enough that no sampled action differs)."""
+    base = PPOConfig.for_env("CartPole-v1", device="cpu", num_envs=4, num_steps=16, total_steps=64)
+    batch = BatchedTrainer(BatchedConfig(base, seeds=[4, 9], streams="per_agent"))
+    single = Trainer(base.replace(seed=9))
+    torch.testing.assert_close(batch.obs[4:8], single.obs, rtol=0, atol=0)
+    batch.run_update(), single.run_update()
+    assert torch.equal(batch.last_batch["actions"][1], single.last_batch["actions"])
+    shared = BatchedTrainer(BatchedConfig(base, seeds=[4, 9]))
+    assert shared.config.streams == "shared" and not torch.equal(shared.obs[4:8], single.obs)  # the default: another draw
+
+
+def test_streams_must_be_one_of_the_two():
+    with pytest.raises(ValueError, match=r"streams='own' is not allowed: use one of \('per_agent', 'shared'\)"):
+        BatchedTrainer(BatchedConfig(PPOConfig.for_env("CartPole-v1", **SMALL), seeds=[0], streams="own"))

@@ -310,6 +310,27 @@ def test_readings_are_the_declared_tests_recomputed_with_scipy():
     assert r["Acrobot-v1"]["boost"].equivalent                                      # the details change nothing there
 
 
+def test_a_per_agent_cell_reruns_one_seed_alone(monkeypatch, tmp_path):
+    """Issue 29 point 8: a cell computed with per-agent streams retrains only the asked seed, and the record of
+    that seed (trained beside two others) reproduces bit for bit; the study's own cells keep the shared stream."""
+    import torch
+
+    torch.set_num_threads(1)
+    tiny = corners.Task("CartPole-v1@1k", "CartPole-v1", 1024)
+    monkeypatch.setitem(corners.TASK_BY_LABEL, tiny.label, tiny)
+    monkeypatch.setitem(corners.SUCCESS_SCORE, tiny.label, 475.0)
+    spec = corners.CellSpec(tiny.label, "clip", ablation.ALL_ON, "final", (8000, 8001, 8002), (1e-3, 3e-3, 1e-3), 2, 0.01,
+                            streams="per_agent")
+    assert corners.tune_spec(tiny.label, "clip", ablation.ALL_ON, corners.Setting(1e-3, 2, 0.01)).streams == "shared"
+    log = CellLog(tmp_path / "corners.cells.jsonl")
+    log.append(spec.key, spec.protocol(), corners.cell_record(spec, corners.train_cell(spec)))
+    cell = log.cells()[spec.key]
+    assert corners.spec_of(cell) == spec
+    out = corners.rerun_cell(cell, seed=8001)
+    assert out["batch"] == [8001] and [r["seed"] for r in out["runs"]] == [8001]
+    assert out["identical"], out
+
+
 def test_a_logged_cell_reruns_and_compares_with_its_record(monkeypatch, tmp_path, capsys):
     """Issue 29 point 8, the command half: --rerun KEY retrains one logged cell (its whole batch: the batch's stream
     comes from its seed list) and says, run by run, whether it reproduces its record."""

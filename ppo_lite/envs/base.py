@@ -38,6 +38,13 @@ class VecEnv:
     def reset(self, seed: int | None = None) -> Tensor:
         raise NotImplementedError
 
+    def reset_blocks(self, seeds: "list[int]") -> Tensor:
+        """Start all episodes afresh, the envs in ``len(seeds)`` equal blocks, block k (envs ``[kn, (k+1)n)``,
+        ``n = num_envs / len(seeds)``) drawing from its own random stream: exactly the episodes an ``n``-env copy
+        reset with ``seed=seeds[k]`` would give, whatever the other blocks are. What lets agent k of a batch
+        (:mod:`ppo_lite.batched`) see the same episodes as its seed trained alone."""
+        raise NotImplementedError(f"{type(self).__name__} cannot reset in independently seeded blocks")
+
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
         raise NotImplementedError
 
@@ -69,6 +76,16 @@ class VecEnv:
         """Number of discrete actions, or the dimension of a Box action."""
         space = self.single_action_space
         return int(space.n) if isinstance(space, gym.spaces.Discrete) else int(space.shape[0])
+
+
+def check_block_seeds(env: VecEnv, seeds: Any) -> int:
+    """Refuse block seeds that do not split ``env`` into equal blocks; the envs per block."""
+    if not isinstance(seeds, (list, tuple)) or not seeds or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"{env.env_id}: block seeds must be a non-empty list of non-negative ints, got {seeds!r}")
+    if env.num_envs % len(seeds):
+        raise ValueError(f"{env.env_id}: {len(seeds)} block seeds do not split num_envs={env.num_envs} into equal blocks")
+    return env.num_envs // len(seeds)
 
 
 def check_spaces(env_id: str, obs_space: gym.spaces.Space, act_space: gym.spaces.Space) -> None:

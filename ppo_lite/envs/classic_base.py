@@ -8,7 +8,8 @@ agent observes. This base class adds everything a :class:`~ppo_lite.envs.base.Ve
   ``info["final_obs"]`` holds the true last observation;
 - undiscounted episode return and length, reported (on the device) at the step an episode ends;
 - one ``torch.Generator`` on the device for all initial-state noise, so the same seed gives the same
-  trajectories, and its state is part of :meth:`state_dict`.
+  trajectories, and its state is part of :meth:`state_dict`; or, after :meth:`reset_blocks`, one per block of envs
+  (a batch's agents, :mod:`ppo_lite.batched`), each block drawing exactly what an env of that size would draw alone.
 
 No host sync in :meth:`step`'s fast path: no ``.item()``, no Python ``if`` on tensor values. Autoreset draws a
 candidate initial state for *every* env at every step and keeps it only where an episode ended
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import VecEnv, check_actions, check_spaces, check_action_values
+from .base import VecEnv, check_actions, check_action_values, check_block_seeds, check_spaces
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -70,6 +71,7 @@ class TorchClassicEnv(VecEnv):
         self.validate_actions = self.device.type == "cpu" if validate_actions is None else bool(validate_actions)
         self.generator = torch.Generator(device=self.device)
         self.generator.seed()  # nondeterministic until reset(seed=...)
+        self.block_generators: list[torch.Generator] | None = None  # one per block after reset_blocks()
         self.state: Tensor | None = None  # (N, state_dim); None until reset()
         self.elapsed = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
         self.episode_return = torch.zeros(num_envs, dtype=dtype, device=self.device)
@@ -91,7 +93,11 @@ class TorchClassicEnv(VecEnv):
     # --- VecEnv ----------------------------------------------------------------------------------------------
     def _uniform(self, n: int, low: Tensor | float, high: Tensor | float, width: int) -> Tensor:
         """``low + (high - low) * U[0, 1)``, shape (n, width): numpy's ``Generator.uniform`` on our generator."""
-        u = torch.rand(n, width, generator=self.generator, device=self.device, dtype=self.dtype)
+        if self.block_generators is None or n != self.num_envs:
+            u = torch.rand(n, width, generator=self.generator, device=self.device, dtype=self.dtype)
+        else:  # each block from its own stream: len(blocks) small draws instead of one (what agent-by-agent reproducibility costs)
+            m = n // len(self.block_generators)
+            u = torch.cat([torch.rand(m, width, generator=g, device=self.device, dtype=self.dtype) for g in self.block_generators])
         return u.mul_(high - low).add_(low)  # in place: two fewer allocations per step (autoreset draws every step)
 
     def reset(self, seed: int | None = None) -> Tensor:
@@ -100,6 +106,15 @@ class TorchClassicEnv(VecEnv):
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise ValueError(f"{self.env_id}: seed must be a non-negative int or None, got {seed!r}")
             self.generator.manual_seed(seed)
+            self.block_generators = None
+        return self._start()
+
+    def reset_blocks(self, seeds: list[int]) -> Tensor:
+        check_block_seeds(self, seeds)
+        self.block_generators = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
+        return self._start()
+
+    def _start(self) -> Tensor:
         self.state = self._initial_state(self.num_envs)
         self.elapsed.zero_()
         self.episode_return.zero_()
@@ -178,6 +193,7 @@ class TorchClassicEnv(VecEnv):
             "elapsed": self.elapsed.clone(),
             "episode_return": self.episode_return.clone(),
             "generator": self.generator.get_state(),
+            **({} if self.block_generators is None else {"block_generators": [g.get_state() for g in self.block_generators]}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -188,6 +204,10 @@ class TorchClassicEnv(VecEnv):
         self.elapsed = state["elapsed"].to(self.device, torch.int64).clone()
         self.episode_return = state["episode_return"].to(self.device, self.dtype).clone()
         self.generator.set_state(state["generator"].cpu())
+        blocks = state.get("block_generators")
+        self.block_generators = None if blocks is None else [torch.Generator(device=self.device) for _ in blocks]
+        for g, b in zip(self.block_generators or [], blocks or []):
+            g.set_state(b.cpu())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.env_id}, num_envs={self.num_envs}, device={self.device}, dtype={self.dtype})"

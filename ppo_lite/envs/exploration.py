@@ -110,7 +110,14 @@ class _RewardWrapper(VecEnv):
         self.single_action_space = env.single_action_space
 
     def reset(self, seed: int | None = None) -> Tensor:
-        return self.env.reset(seed=seed)
+        return self._started(self.env.reset(seed=seed))
+
+    def reset_blocks(self, seeds: list[int]) -> Tensor:
+        return self._started(self.env.reset_blocks(seeds))
+
+    def _started(self, obs: Tensor) -> Tensor:
+        """Called with every reset's first observations; returns them."""
+        return obs
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
         obs, reward, terminated, truncated, info = self.env.step(actions)
@@ -141,8 +148,7 @@ class PotentialShaping(_RewardWrapper):
         self.potential, self.gamma = potential, float(gamma)
         self._phi: Tensor | None = None  # Φ of the current observation of every env
 
-    def reset(self, seed: int | None = None) -> Tensor:
-        obs = self.env.reset(seed=seed)
+    def _started(self, obs: Tensor) -> Tensor:
         self._phi = self.potential(obs)
         return obs
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import (VecEnv, check_action_values, check_actions, check_spaces, missing_dependency_message,
+from .base import (VecEnv, check_action_values, check_actions, check_block_seeds, check_spaces, missing_dependency_message,
                    mujoco_warnings_to_python)
 from .spec import gym_spec
 
@@ -57,6 +57,14 @@ class GymVecEnv(VecEnv):
         return torch.as_tensor(np.asarray(x), dtype=dtype).to(self.device)
 
     def reset(self, seed: int | None = None) -> Tensor:
+        return self._reset(seed)
+
+    def reset_blocks(self, seeds: list[int]) -> Tensor:
+        # gymnasium seeds sub-env i of a reset(seed=s) with s + i: block k's sub-envs get seeds[k] + i, as alone
+        n = check_block_seeds(self, seeds)
+        return self._reset([s + i for s in seeds for i in range(n)])
+
+    def _reset(self, seed: int | list[int] | None) -> Tensor:
         obs, _ = self.env.reset(seed=seed)
         if self.validate_actions:
             _check_finite_obs(self.env_id, obs, "reset")

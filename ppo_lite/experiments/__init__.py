@@ -119,7 +119,14 @@ def cpu_name() -> str:
 #: PPOConfig fields added after cell logs were written, each with the value that reproduces the behaviour from
 #: before it existed. A stored protocol without the field matches a protocol that has it at this value, so adding
 #: a switch to the library does not invalidate every logged run; any other value is a different protocol.
-NEUTRAL_NEW_FIELDS: dict[str, Any] = {"anneal_clip_eps": False, "num_threads": 1, "env_kwargs": {}}  # every sweep runs at one thread
+NEUTRAL_NEW_FIELDS: dict[str, Any] = {"anneal_clip_eps": False, "num_threads": 1, "env_kwargs": {},  # every sweep runs at one thread
+                                       "streams": "shared"}
+
+#: The random-stream protocol (:data:`ppo_lite.batched.STREAMS`) every stored study was computed under: one stream
+#: per batch, seeded from its seed list. The studies keep it so that their cell logs stay what their code computes
+#: (``--max-cells 0``, ``--rerun``); a study recomputed afresh would pass ``"per_agent"``, under which one stored
+#: run can be trained again alone (:func:`ppo_lite.experiments.corners.rerun_cell`).
+STORED_STREAMS = "shared"
 
 
 def config_record(config: Any) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from torch import Tensor
 from ..batched import AgentDiverged, BatchedConfig, BatchedTrainer
 from ..config import SOLVED_THRESHOLDS, PPOConfig
 from ..evaluation import evaluate_agents
+from . import STORED_STREAMS
 from .stats import t_interval
 from .sweep import EVAL_SEED
 from ..trainer import Trainer
@@ -160,7 +161,7 @@ def run_cell(env_id: str, label: str, seeds: tuple[int, ...] = SEEDS, total_step
     t0 = time.perf_counter()
     alive, diverged = list(seeds), {}
     while True:
-        trainer = BatchedTrainer(BatchedConfig(base=base, seeds=alive))
+        trainer = BatchedTrainer(BatchedConfig(base=base, seeds=alive, streams=STORED_STREAMS))
         K = len(alive)
         series: dict[str, list[list[float]]] = {name: [[] for _ in range(K)] for name in SERIES}
         first: list[int] = []

@@ -49,6 +49,7 @@ by a batch (not per-agent fields), so those lines are one cell per value anyway.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import math
 import time
@@ -57,8 +58,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import (CellBudget, CellLog, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells,
-               refuse_unknown, regeneration_command, same_protocol, write_results)
+from . import (NEUTRAL_NEW_FIELDS, STORED_STREAMS, CellBudget, CellLog, add_sweep_arguments, compute_cell, open_cell_log,
+               provenance_of_cells, refuse_unknown, regeneration_command, same_protocol, write_results)
 from . import ablation, stats
 from ..config import SOLVED_THRESHOLDS, PPOConfig
 from .sweep import EVAL_SEED, score_agents
@@ -219,6 +220,7 @@ class CellSpec:
     lrs: tuple[float, ...]
     update_epochs: int
     kl_target: float
+    streams: str = STORED_STREAMS  # the batch's random streams (ppo_lite.batched.STREAMS); every logged cell: shared
 
     @property
     def corner(self) -> str:
@@ -258,7 +260,7 @@ def _protocol(spec: CellSpec) -> dict[str, Any]:
     cfg = spec.config().to_dict()
     cfg.pop("extra", None)
     return {"config": cfg, "stage": spec.stage, "seeds": list(spec.seeds), "lrs": list(spec.lrs),
-            "episodes": EVAL_EPISODES, "eval_seed": EVAL_SEED, "curve_points": spec.curve_points}
+            "episodes": EVAL_EPISODES, "eval_seed": EVAL_SEED, "curve_points": spec.curve_points, "streams": spec.streams}
 
 
 def tune_spec(task: str, objective: str, setting: str, point: Setting) -> CellSpec:
@@ -270,7 +272,7 @@ def train_cell(spec: CellSpec) -> dict[str, Any]:
     """Train and score one cell's agents as one batch (:func:`ppo_lite.experiments.sweep.score_agents`)."""
     t0 = time.perf_counter()
     runs = score_agents(spec.config(), list(spec.seeds), {"lr": list(spec.lrs)}, episodes=EVAL_EPISODES,
-                        curve_points=spec.curve_points)
+                        curve_points=spec.curve_points, streams=spec.streams)
     if spec.stage != "final":
         for r in runs:
             for k in ("curve", "curve_steps"):
@@ -596,7 +598,8 @@ def spec_of(cell: dict[str, Any]) -> CellSpec:
     """The :class:`CellSpec` a logged cell was computed from (its coordinates and its protocol's seeds and rates)."""
     try:
         return CellSpec(cell["task"], cell["objective"], cell["setting"], cell["stage"], tuple(cell["protocol"]["seeds"]),
-                        tuple(cell["protocol"]["lrs"]), cell["update_epochs"], cell["kl_target"])
+                        tuple(cell["protocol"]["lrs"]), cell["update_epochs"], cell["kl_target"],
+                        cell["protocol"].get("streams", NEUTRAL_NEW_FIELDS["streams"]))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"cell {cell.get('key')!r} is not a cell of this study (missing {exc})") from None
 
@@ -605,18 +608,26 @@ def rerun_cell(cell: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
     """Train a logged cell again and compare every run (or the run of ``seed``) with its record.
 
     The cell must have today's protocol (the config, seeds, rates and evaluation it was computed with, as the study
-    compares them: :func:`ppo_lite.experiments.same_protocol`). Its agents
-    train as one batch, as they were logged: the batch's env and sampling stream is derived from the whole seed list
-    (:mod:`ppo_lite.batched`), so one seed's run reproduces only beside its batch-mates, and the whole cell is
-    retrained to check one seed. Returns per run the recorded and the new evaluation return, the largest difference
-    over its evaluation episodes, and ``identical`` (every logged number of the run equal)."""
+    compares them: :func:`ppo_lite.experiments.same_protocol`). A cell computed with per-agent streams
+    (:mod:`ppo_lite.batched`) trains ``seed`` alone: each agent draws what it would draw in any batch. A cell of the
+    shared stream (every cell logged so far: :data:`~ppo_lite.experiments.STORED_STREAMS`) draws one stream from its
+    whole seed list, so one seed's run reproduces only beside its batch-mates, and the whole cell is retrained.
+    Returns ``batch`` (the seeds trained), per run the recorded and the new evaluation return, the largest
+    difference over its evaluation episodes, and ``identical`` (every logged number of the run equal)."""
     spec = spec_of(cell)
     if not same_protocol(cell.get("protocol", {}), spec.protocol()):
         raise ValueError(f"cell {cell.get('key')!r} was computed under another protocol than today's code gives it; "
                          "it cannot be compared (rerun the study with --fresh to recompute it)")
     if seed is not None and seed not in spec.seeds:
         raise ValueError(f"seed {seed} is not in cell {cell.get('key')!r}; its seeds are {list(spec.seeds)}")
-    fresh = cell_record(spec, train_cell(spec))
+    if seed is not None and spec.streams == "per_agent":
+        k = spec.seeds.index(seed)
+        trained = dataclasses.replace(spec, seeds=(seed,), lrs=(spec.lrs[k],))
+        fresh = cell_record(trained, train_cell(trained))
+        fresh["runs"] = [fresh["runs"][0] if s == seed else None for s in spec.seeds]
+    else:
+        trained = spec
+        fresh = cell_record(spec, train_cell(spec))
     rows = []
     for old, new in zip(cell["runs"], fresh["runs"]):
         if seed is not None and old["seed"] != seed:
@@ -626,7 +637,7 @@ def rerun_cell(cell: dict[str, Any], seed: int | None = None) -> dict[str, Any]:
         rows.append({"seed": old["seed"], "recorded": old["eval_return"], "now": new["eval_return"],
                      "max_episode_difference": diff, "identical": all(same.values())})
     return {"key": cell.get("key"), "machine": cell.get("machine"), "git_commit": cell.get("git_commit"),
-            "batch": list(spec.seeds), "runs": rows, "identical": all(r["identical"] for r in rows),
+            "batch": list(trained.seeds), "runs": rows, "identical": all(r["identical"] for r in rows),
             "seconds": fresh["seconds"]}
 
 

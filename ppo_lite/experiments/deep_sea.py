@@ -35,7 +35,7 @@ from ..envs.base import VecEnv
 from ..envs.deep_sea import deep_sea_id
 from ..evaluation import evaluate_agents
 from ..envs.exploration import CountBonus, PotentialShaping
-from . import (CellBudget, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells, refuse_unknown,
+from . import (STORED_STREAMS, CellBudget, add_sweep_arguments, compute_cell, open_cell_log, provenance_of_cells, refuse_unknown,
                 regeneration_command, write_results)
 
 COMMAND = "python -m ppo_lite.experiments deep_sea"
@@ -84,7 +84,7 @@ def train_cell(variant: str, size: int, seeds: Sequence[int], episodes: int = EP
     success (episode index)."""
     base = base_config(size, episodes)
     t0 = time.perf_counter()
-    trainer = BatchedTrainer(BatchedConfig(base=base, seeds=list(seeds)), env_wrapper=wrapper(variant, size, base.gamma, len(seeds), beta))
+    trainer = BatchedTrainer(BatchedConfig(base=base, seeds=list(seeds), streams=STORED_STREAMS), env_wrapper=wrapper(variant, size, base.gamma, len(seeds), beta))
     try:
         histories = trainer.run(progress=False)
         eval_returns = evaluate_agents(trainer, episodes=1)  # the env is deterministic: one episode says it all

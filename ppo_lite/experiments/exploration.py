@@ -29,6 +29,7 @@ from ..batched import BatchedConfig, BatchedTrainer
 from ..config import PPOConfig
 from ..envs.base import VecEnv
 from ..envs.exploration import CountBonus, PotentialShaping, mountain_car_energy
+from . import STORED_STREAMS
 
 COMMAND = "python -m ppo_lite.experiments exploration"
 VARIANTS = ("none", "shaping", "count_bonus")
@@ -56,7 +57,7 @@ def wrapper(variant: str, gamma: float, num_groups: int) -> Callable[[VecEnv], V
 
 def train_variant(variant: str, base: PPOConfig, seeds: Sequence[int]) -> list[dict[str, Any]]:
     """Train one variant for every seed (as one batch); per seed the learning curve and goal statistics."""
-    trainer = BatchedTrainer(BatchedConfig(base=base, seeds=list(seeds)), env_wrapper=wrapper(variant, base.gamma, len(seeds)))
+    trainer = BatchedTrainer(BatchedConfig(base=base, seeds=list(seeds), streams=STORED_STREAMS), env_wrapper=wrapper(variant, base.gamma, len(seeds)))
     try:
         histories = trainer.run(progress=False)
     finally:

@@ -13,7 +13,8 @@ A sweep trains many (hyperparameters, seed) agents. Agents that share everything
 
 An agent whose training hits a non-finite figure stops, as every ppo_lite run does
 (:class:`~ppo_lite.batched.AgentDiverged` names it); it is recorded ``diverged`` with no scores, and the rest of
-its group trains again without it (their streams change with the group, their distribution does not). The
+its group trains again without it (with the shared stream of the stored studies their streams change with the
+group, their distribution does not; with per-agent streams they are the same runs). The
 caller decides what a diverged run counts as (the sweeps score it as a random policy: :func:`normalized_score` 0).
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Mapping, Sequence
 from ..batched import AGENT_FIELDS, AgentDiverged, BatchedConfig, BatchedTrainer
 from ..config import SOLVED_THRESHOLDS, PPOConfig
 from ..evaluation import evaluate_agents
+from . import STORED_STREAMS
 
 __all__ = ["EVAL_SEED", "area_under_curve", "score_agents", "normalized_score", "thin_curve"]
 
@@ -64,13 +66,16 @@ def score_agents(
     eval_seed: int = EVAL_SEED,
     curve_points: int = 40,
     series: Sequence[str] = (),
+    streams: str = STORED_STREAMS,
 ) -> list[dict[str, Any]]:
     """Train ``len(seeds)`` agents of ``base`` (agent k: ``seeds[k]`` and ``per_agent[name][k]``) as one batched
     computation, then score each (module docstring). One record per agent, in input order: ``seed``, its
     per-agent values, ``eval_return``, ``eval_returns`` (the episodes), ``auc``, ``final_train``, ``diverged``
     (with ``diverged_at``, the trainer's message), a thinned learning curve (``curve_steps``, ``curve``), and
     with ``series`` (names the trainer logs per update, e.g. ``"approx_kl"``) ``updates``: those figures at every
-    update, with ``env_steps`` and the smoothed ``return``, and ``steps_to_threshold`` (training return)."""
+    update, with ``env_steps`` and the smoothed ``return``, and ``steps_to_threshold`` (training return).
+    ``streams``: the batch's random streams (:data:`ppo_lite.batched.STREAMS`); the stored studies' by default
+    (:data:`ppo_lite.experiments.STORED_STREAMS`)."""
     per_agent = {k: [float(v) for v in vals] for k, vals in (per_agent or {}).items()}
     for name, vals in per_agent.items():
         if name not in AGENT_FIELDS:
@@ -84,7 +89,7 @@ def score_agents(
     ]
     alive = list(range(len(seeds)))
     while alive:
-        config = BatchedConfig(base=base, seeds=[int(seeds[k]) for k in alive],
+        config = BatchedConfig(base=base, seeds=[int(seeds[k]) for k in alive], streams=streams,
                                **{name: [vals[k] for k in alive] for name, vals in per_agent.items()})
         trainer = BatchedTrainer(config)
         try:
