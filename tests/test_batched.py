@@ -405,3 +405,20 @@ def test_an_agents_streams_are_the_single_agent_trainers():
 def test_streams_must_be_one_of_the_two():
     with pytest.raises(ValueError, match=r"streams='own' is not allowed: use one of \('per_agent', 'shared'\)"):
         BatchedTrainer(BatchedConfig(PPOConfig.for_env("CartPole-v1", **SMALL), seeds=[0], streams="own"))
+
+
+def test_block_seeded_env_state_round_trips():
+    """An env reset in blocks saves and restores every block's stream: the restored copy steps the same episodes."""
+    from ppo_lite.envs import make_env
+
+    env, copy = make_env("CartPole-v1", 6, "cpu"), make_env("CartPole-v1", 6, "cpu")
+    env.reset_blocks([3, 4])
+    actions = torch.ones(6, dtype=torch.int64)
+    for _ in range(15):
+        env.step(actions)
+    copy.load_state_dict(env.state_dict())
+    for _ in range(40):  # past the first episode ends: autoreset draws from the block streams
+        a, b = env.step(actions), copy.step(actions)
+        assert torch.equal(a[0], b[0])
+    with pytest.raises(ValueError, match="do not split num_envs=6"):
+        env.reset_blocks([1, 2, 3, 4])

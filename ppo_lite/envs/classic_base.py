@@ -93,7 +93,7 @@ class TorchClassicEnv(VecEnv):
     # --- VecEnv ----------------------------------------------------------------------------------------------
     def _uniform(self, n: int, low: Tensor | float, high: Tensor | float, width: int) -> Tensor:
         """``low + (high - low) * U[0, 1)``, shape (n, width): numpy's ``Generator.uniform`` on our generator."""
-        if self.block_generators is None or n != self.num_envs:
+        if self.block_generators is None:
             u = torch.rand(n, width, generator=self.generator, device=self.device, dtype=self.dtype)
         else:  # each block from its own stream: len(blocks) small draws instead of one (what agent-by-agent reproducibility costs)
             m = n // len(self.block_generators)
@@ -205,9 +205,8 @@ class TorchClassicEnv(VecEnv):
         self.episode_return = state["episode_return"].to(self.device, self.dtype).clone()
         self.generator.set_state(state["generator"].cpu())
         blocks = state.get("block_generators")
-        self.block_generators = None if blocks is None else [torch.Generator(device=self.device) for _ in blocks]
-        for g, b in zip(self.block_generators or [], blocks or []):
-            g.set_state(b.cpu())
+        self.block_generators = None if blocks is None else [
+            torch.Generator(device=self.device).set_state(b.cpu()) for b in blocks]  # set_state returns the generator
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.env_id}, num_envs={self.num_envs}, device={self.device}, dtype={self.dtype})"
